@@ -1,0 +1,4 @@
+export * from './errors.ts';
+export * from './lifecycle.ts';
+export * from './wait.ts';
+export * from './log.ts';
