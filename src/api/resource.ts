@@ -92,6 +92,11 @@ export interface ResourceDef {
   prepareForCreate?(obj: KubeObject): void;
   /** Adjusts an update (e.g. keeps the old status on a main-resource write). */
   prepareForUpdate?(obj: KubeObject, old: KubeObject): void;
+  /**
+   * Adjusts a write to the status subresource before validation, after the old spec
+   * was kept (e.g. a PV's status.lastPhaseTransitionTime follows phase changes).
+   */
+  prepareForStatusUpdate?(obj: KubeObject, old: KubeObject): void;
   /** Validation errors for a create (`old` undefined) or an update. Field paths from the object root. */
   validate?(obj: KubeObject, old: KubeObject | undefined): FieldError[];
   /** Validation of a status-subresource update. */

@@ -229,7 +229,23 @@ export const fieldErrors = {
   },
 };
 
+/**
+ * A field-error value printed as written instead of JSON-quoted. A few upstream
+ * messages embed a Go `%#v` literal as the value (`spec.capacity: Unsupported value:
+ * core.ResourceList(nil): supported values: "storage"`); this reproduces them.
+ */
+export class GoValue {
+  readonly text: string;
+  constructor(text: string) {
+    this.text = text;
+  }
+  toJSON(): string {
+    return this.text;
+  }
+}
+
 function quoteValue(value: unknown): string {
+  if (value instanceof GoValue) return value.text;
   if (typeof value === 'string') return JSON.stringify(value);
   if (value === null || value === undefined) return 'null';
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);

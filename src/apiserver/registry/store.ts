@@ -272,9 +272,10 @@ export class RegistryStore {
         return this.#readBack(def, key);
       } catch (err) {
         if (err instanceof RevisionConflictError || err instanceof KeyNotFoundError) {
-          const pinned = wantedRv !== undefined && wantedRv !== '';
           if (err instanceof KeyNotFoundError) throw newNotFound(gr, name);
-          if (!pinned && options.retryOnConflict && attempt < MAX_CONFLICT_RETRIES) continue;
+          // The next attempt re-runs `fn` on the fresh object, so a pinned resourceVersion
+          // inside it is checked again and turns into Conflict there.
+          if (options.retryOnConflict && attempt < MAX_CONFLICT_RETRIES) continue;
           throw newConflict(gr, name, OBJECT_MODIFIED);
         }
         throw err;
@@ -352,6 +353,7 @@ export class RegistryStore {
 
     def.defaults?.(next);
     if (subresource === '') def.prepareForUpdate?.(next, current);
+    else def.prepareForStatusUpdate?.(next, current);
 
     if (def.hasGeneration) {
       const changed = !isDeepStrictEqual(specOf(next), specOf(current));

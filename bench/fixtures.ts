@@ -1,0 +1,44 @@
+// Objects the benchmarks create, and the namespace they live in. Small but
+// realistic: roughly the size of what kubectl and the controllers write.
+
+import { ApiError, type RestClient } from '../src/client/index.ts';
+import type { KubeObject } from '../src/apimachinery/index.ts';
+
+/** Creates namespace `name`; one that already exists is fine. */
+export async function ensureNamespace(client: RestClient, name: string): Promise<void> {
+  try {
+    await client.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+  } catch (err) {
+    if (!(err instanceof ApiError && err.code === 409)) throw err;
+  }
+}
+
+export function configMap(name: string, data: Record<string, string>): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name, labels: { app: 'volplane-bench' } },
+    data,
+  };
+}
+
+export function persistentVolume(name: string): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'PersistentVolume',
+    metadata: { name, labels: { app: 'volplane-bench' } },
+    spec: {
+      capacity: { storage: '1Gi' },
+      accessModes: ['ReadWriteOnce'],
+      persistentVolumeReclaimPolicy: 'Retain',
+      storageClassName: 'bench',
+      hostPath: { path: `/tmp/volplane-bench/${name}` },
+    },
+  };
+}
+
+/** A short description of a failure for a report line. */
+export function describeError(err: unknown): string {
+  if (err instanceof ApiError) return `HTTP ${err.code}: ${err.message}`;
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env node
+// The `volplane` executable: runs src/cli/main.ts with the project's pinned
+// node (node_modules/.bin/node, Node 24, which runs TypeScript directly), so it
+// works whichever node launched this file. Signals are passed on to the child
+// and its exit status (or signal) becomes ours.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const pinned = join(root, 'node_modules', '.bin', 'node');
+const node = existsSync(pinned) ? pinned : process.execPath;
+
+const child = spawn(node, [join(root, 'src', 'cli', 'main.ts'), ...process.argv.slice(2)], { stdio: 'inherit' });
+
+const forwarded = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+const forward = (signal) => {
+  if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+};
+for (const signal of forwarded) process.on(signal, forward);
+
+child.on('error', (err) => {
+  process.stderr.write(`volplane: cannot run ${node}: ${err.message}\n`);
+  process.exit(1);
+});
+child.on('exit', (code, signal) => {
+  for (const s of forwarded) process.off(s, forward);
+  if (signal !== null) {
+    // Die of the same signal, so our parent sees what really happened.
+    process.kill(process.pid, signal);
+    return;
+  }
+  process.exit(code ?? 1);
+});

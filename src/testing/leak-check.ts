@@ -1,0 +1,42 @@
+// Finds what volplane (or a test) left mounted or attached on this machine.
+// The patterns are the ones the project's before-stop hook uses: anything with
+// "volplane" in its path, a pod volume directory (/pods/<uid>/volumes) and the
+// kubelet plugin directories (plugins/kubernetes.io).
+//
+// A missing tool (findmnt, losetup) is not a leak: that source is skipped.
+
+import { execFile } from 'node:child_process';
+
+const OURS = /volplane|\/pods\/[0-9a-f-]{36}\/volumes|plugins\/kubernetes\.io/i;
+
+/** Whether a mount target or a `losetup -a` line looks like something of ours. */
+export function isOurs(line: string): boolean {
+  return OURS.test(line);
+}
+
+/** Mount targets and loop devices of ours, e.g. `mount: /tmp/volplane-test-x/…` and `loop: /dev/loop3: […]`. */
+export async function findLeaks(): Promise<string[]> {
+  const [mounts, loops] = await Promise.all([
+    run('findmnt', ['-rn', '-o', 'TARGET']),
+    run('losetup', ['-a']),
+  ]);
+  return [
+    ...lines(mounts).filter(isOurs).map((target) => `mount: ${target}`),
+    ...lines(loops).filter(isOurs).map((device) => `loop: ${device}`),
+  ];
+}
+
+function lines(text: string | undefined): string[] {
+  return (text ?? '').split('\n').map((l) => l.trim()).filter((l) => l !== '');
+}
+
+/** stdout of the command, or undefined when it is not installed. Other failures are errors. */
+function run(file: string, args: string[]): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    execFile(file, args, { encoding: 'utf8', timeout: 10_000 }, (err, stdout) => {
+      if (err === null) resolve(stdout);
+      else if ((err as NodeJS.ErrnoException).code === 'ENOENT') resolve(undefined);
+      else reject(new Error(`${file} ${args.join(' ')} failed: ${err.message}`, { cause: err }));
+    });
+  });
+}
