@@ -10,6 +10,7 @@
 // Run alone: node bench/api-create.ts
 
 import { ensureNamespace, configMap, describeError } from './fixtures.ts';
+import { monitorLoad, type LoadReport } from './load-monitor.ts';
 import { openLoop } from './open-loop.ts';
 import { startServerProcess, type ServerProcess } from './server-process.ts';
 import { nowMs, summarize, type Summary } from './stats.ts';
@@ -31,6 +32,8 @@ export interface ApiCreateResult {
   latency: Summary;
   /** Largest lag of this process behind the schedule, ms (large values mean the client, not the server, was slow). */
   maxStartLagMs: number;
+  /** CPU use of server and client and the client's event-loop delay during the measured phase. */
+  load: LoadReport;
 }
 
 export async function benchApiCreate(server: ServerProcess, options: ApiCreateOptions = {}): Promise<ApiCreateResult> {
@@ -59,7 +62,9 @@ export async function benchApiCreate(server: ServerProcess, options: ApiCreateOp
       return { latencies, errors, firstError, report };
     };
     await run('warmup', warmupMs);
+    const stopMonitor = monitorLoad(server.pid);
     const measured = await run('create', durationMs);
+    const load = stopMonitor();
     if (measured.latencies.length === 0) throw new Error(`every create failed: ${measured.firstError}`);
     return {
       rate,
@@ -69,6 +74,7 @@ export async function benchApiCreate(server: ServerProcess, options: ApiCreateOp
       firstError: measured.firstError,
       latency: summarize(measured.latencies),
       maxStartLagMs: measured.report.maxStartLagMs,
+      load,
     };
   } finally {
     client.close();

@@ -15,6 +15,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchApiCreate, type ApiCreateResult } from './api-create.ts';
 import { describeError } from './fixtures.ts';
+import type { LoadReport } from './load-monitor.ts';
 import { benchList, type ListResult } from './list.ts';
 import { idleRss, readRss, type Rss } from './rss.ts';
 import { startServerProcess, type ServerProcess } from './server-process.ts';
@@ -30,7 +31,7 @@ const TARGET = {
   createP99Ms: 20,
   listP50Ms: 300,
   watchP99Ms: 50,
-  rssMiB: 150,
+  rssMB: 150,
 } as const;
 
 /** A benchmark's value, or why it has none. */
@@ -119,7 +120,7 @@ interface Row {
 
 const ms = (v: number): string => `${v.toFixed(1)} ms`;
 const int = (v: number): string => Math.round(v).toLocaleString('en-US');
-const mib = (v: number): string => `${v.toFixed(0)} MiB`;
+const mb = (v: number): string => `${v.toFixed(0)} MB`;
 const yes = (b: boolean): string => (b ? 'yes' : '**no**');
 
 function rows(r: Report): Row[] {
@@ -136,8 +137,8 @@ function rows(r: Report): Row[] {
   add(r.list, 'LIST 10,000 PVs as Table, p50', `≤ ${TARGET.listP50Ms} ms`, (v) => `${ms(v.table.p50)} (${(v.table.bytes / 1e6).toFixed(1)} MB)`, (v) => v.table.p50 <= TARGET.listP50Ms);
   add(r.watch, 'watch delivery p50, 10 watchers at 1,000 events/s', '—', (v) => ms(v.latency.p50));
   add(r.watch, 'watch delivery p99, 10 watchers at 1,000 events/s', `≤ ${TARGET.watchP99Ms} ms`, (v) => `${ms(v.latency.p99)}${v.missed > 0 ? ` (${int(v.missed)} events missed)` : ''}${v.writeErrors > 0 ? ` (${v.writeErrors} write errors)` : ''}`, (v) => v.latency.p99 <= TARGET.watchP99Ms && v.missed === 0 && v.writeErrors === 0);
-  add(r.idleRss, 'server RSS, idle after start', `≤ ${TARGET.rssMiB} MB`, (v) => mib(v.rssMiB), (v) => v.rssMiB <= TARGET.rssMiB);
-  add(r.finalRss, 'server RSS after the benchmarks (10,000 PVs held)', `≤ ${TARGET.rssMiB} MB`, (v) => `${mib(v.rssMiB)} (peak ${mib(v.hwmMiB)})`, (v) => v.rssMiB <= TARGET.rssMiB);
+  add(r.idleRss, 'server RSS, idle after start', `≤ ${TARGET.rssMB} MB`, (v) => mb(v.rssMB), (v) => v.rssMB <= TARGET.rssMB);
+  add(r.finalRss, 'server RSS after the benchmarks (10,000 PVs held)', `≤ ${TARGET.rssMB} MB`, (v) => `${mb(v.rssMB)} (peak ${mb(v.hwmMB)})`, (v) => v.rssMB <= TARGET.rssMB);
   return out;
 }
 
@@ -147,11 +148,14 @@ function table(rs: Row[]): string {
   return lines.join('\n');
 }
 
+const loadText = (l: LoadReport): string =>
+  `server CPU ${(l.serverCores * 100).toFixed(0)} % of a core, client CPU ${(l.clientCores * 100).toFixed(0)} %, client event-loop delay p99 ${ms(l.clientLoopDelayP99Ms)}`;
+
 function details(r: Report): string[] {
   const out: string[] = [];
   if (r.create.ok) {
     const c = r.create.value;
-    out.push(`- API create: ${int(c.sent)} creates, min ${ms(c.latency.min)}, p90 ${ms(c.latency.p90)}, max ${ms(c.latency.max)}, ${c.errors} errors${c.firstError === undefined ? '' : ` (first: ${c.firstError})`}; client lag behind schedule at most ${ms(c.maxStartLagMs)}.`);
+    out.push(`- API create: ${int(c.sent)} creates, min ${ms(c.latency.min)}, p90 ${ms(c.latency.p90)}, max ${ms(c.latency.max)}, ${c.errors} errors${c.firstError === undefined ? '' : ` (first: ${c.firstError})`}; client lag behind schedule at most ${ms(c.maxStartLagMs)}; ${loadText(c.load)}.`);
   }
   if (r.list.ok) {
     const l = r.list.value;
@@ -159,7 +163,7 @@ function details(r: Report): string[] {
   }
   if (r.watch.ok) {
     const w = r.watch.value;
-    out.push(`- Watch: ${int(w.writes)} patches, ${int(w.latency.count)} deliveries, p90 ${ms(w.latency.p90)}, max ${ms(w.latency.max)}, ${int(w.missed)} missed, ${w.writeErrors} write errors${w.firstWriteError === undefined ? '' : ` (first: ${w.firstWriteError})`}; writer lag behind schedule at most ${ms(w.maxStartLagMs)}.`);
+    out.push(`- Watch: ${int(w.writes)} patches, ${int(w.latency.count)} deliveries, p90 ${ms(w.latency.p90)}, max ${ms(w.latency.max)}, ${int(w.missed)} missed, ${w.writeErrors} write errors${w.firstWriteError === undefined ? '' : ` (first: ${w.firstWriteError})`}; writer lag behind schedule at most ${ms(w.maxStartLagMs)}; ${loadText(w.load)}.`);
   }
   return out;
 }
@@ -186,7 +190,8 @@ ${table(rows(r))}
 - **Watch**: 10 watch streams on the ConfigMaps of one namespace; a writer merge-patches 50 ConfigMaps round-robin at 1,000/s
   (open loop) for 5 s after a 0.5 s warm-up, stamping each patch's send time (monotonic clock) into \`data.t\`; each watcher records
   receive − send for every event. An event that never arrives counts as missed and the target as not met.
-- **RSS**: VmRSS from /proc/<pid>/status of the server process, 3 s after it became ready, and again after all the above.
+- **RSS**: VmRSS from /proc/<pid>/status of the server process (MB = 10^6 bytes), 3 s after it became ready, and again after all
+  the above; the peak is VmHWM.
 - Percentiles are nearest-rank over the measured samples (bench/stats.ts).
 
 ${details(r).join('\n')}

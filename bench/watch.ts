@@ -14,6 +14,7 @@ import type { KubeObject } from '../src/apimachinery/index.ts';
 import type { RestClient, WatchEvent } from '../src/client/index.ts';
 import { waitFor } from '../src/base/index.ts';
 import { configMap, describeError, ensureNamespace } from './fixtures.ts';
+import { monitorLoad, type LoadReport } from './load-monitor.ts';
 import { openLoop } from './open-loop.ts';
 import { startServerProcess, type ServerProcess } from './server-process.ts';
 import { nowMs, summarize, type Summary } from './stats.ts';
@@ -40,6 +41,8 @@ export interface WatchResult {
   /** Delivery latency over all watchers, ms. */
   latency: Summary;
   maxStartLagMs: number;
+  /** CPU use of server and client and the client's event-loop delay during the measured phase. */
+  load: LoadReport;
 }
 
 interface Watcher {
@@ -113,7 +116,9 @@ export async function benchWatch(server: ServerProcess, options: WatchOptions = 
     };
     await guard(run(warmupMs));
     measureFrom = nowMs();
+    const stopMonitor = monitorLoad(server.pid);
     const measured = await guard(run(durationMs));
+    const load = stopMonitor();
     const expected = measured.ok;
     // Every accepted write must reach every watcher; give stragglers a few seconds.
     await guard(
@@ -133,6 +138,7 @@ export async function benchWatch(server: ServerProcess, options: WatchOptions = 
       missed: Math.max(0, expected * watchers - all.length),
       latency: summarize(all),
       maxStartLagMs: measured.report.maxStartLagMs,
+      load,
     };
   } finally {
     abort.abort();
@@ -149,7 +155,8 @@ if (import.meta.main) {
     console.log(
       `watch delivery to ${r.watchers} watchers at ${r.rate}/s: p50 ${r.latency.p50.toFixed(1)} ms, ` +
         `p99 ${r.latency.p99.toFixed(1)} ms, max ${r.latency.max.toFixed(1)} ms; ` +
-        `${r.writes} writes, ${r.writeErrors} write errors, ${r.missed} events missed`,
+        `${r.writes} writes, ${r.writeErrors} write errors, ${r.missed} events missed; ` +
+        `server ${(r.load.serverCores * 100).toFixed(0)} % CPU, client ${(r.load.clientCores * 100).toFixed(0)} % CPU, client loop delay p99 ${r.load.clientLoopDelayP99Ms.toFixed(1)} ms`,
     );
   } finally {
     await server.stop();

@@ -65,7 +65,8 @@ function send(
         port: server.port,
         method,
         path,
-        headers: { Accept: 'application/json', ...headers },
+        // An explicit length: node frames DELETE bodies neither with a length nor chunked.
+        headers: { Accept: 'application/json', ...headers, ...(body === undefined ? {} : { 'Content-Length': String(Buffer.byteLength(body)) }) },
         ca: creds.ca,
         cert: creds.cert,
         key: creds.key,

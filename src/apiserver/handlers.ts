@@ -32,6 +32,7 @@ import {
 } from '../apimachinery/patch/index.ts';
 import { checkObject, formatStrictError, formatTypeError } from '../apimachinery/schema.ts';
 import type { Logger } from '../base/index.ts';
+import { findDuplicateFields } from './json-duplicates.ts';
 import { decodeBody, objectBodyFormat, parseMediaType, readBody, wantsTable, type MediaType } from './negotiation.ts';
 import type { ResourceRequestInfo } from './request-info.ts';
 import { groupResource, RegistryStore, storagePrefix } from './registry/store.ts';
@@ -133,7 +134,11 @@ function checkAndPrune(def: ResourceDef, value: unknown, validation: FieldValida
 function checkTypeMeta(def: ResourceDef, obj: KubeObject): void {
   const wantApiVersion = apiVersionOf(def);
   if (obj.kind !== undefined && obj.kind !== '' && obj.kind !== def.kind) {
-    throw newBadRequest(`the kind in the body (${String(obj.kind)}) does not match the kind of the endpoint (${def.kind})`);
+    // The apiserver decodes the body as its own kind and then fails to convert it.
+    const v = typeof obj.apiVersion === 'string' ? obj.apiVersion.split('/').pop() : def.version;
+    throw newBadRequest(
+      `${String(obj.kind)} in version "${v}" cannot be handled as a ${def.kind}: converting (${v}.${String(obj.kind)}) to (${def.version}.${def.kind}): unknown conversion`,
+    );
   }
   if (obj.apiVersion !== undefined && obj.apiVersion !== '' && obj.apiVersion !== wantApiVersion) {
     throw newBadRequest(
@@ -145,8 +150,17 @@ function checkTypeMeta(def: ResourceDef, obj: KubeObject): void {
 async function decodeObjectBody(ctx: RequestContext): Promise<KubeObject> {
   const format = objectBodyFormat(ctx.req.headers['content-type']);
   const body = await readBody(ctx.req, ctx.maxRequestBytes);
-  const value = decodeBody(body, format, `${ctx.def.kind} in version "${ctx.def.version}" cannot be handled as a ${ctx.def.kind}`);
-  const obj = checkAndPrune(ctx.def, value, fieldValidationOf(ctx.query), ctx.warnings);
+  const validation = fieldValidationOf(ctx.query);
+  const what = `${ctx.def.kind} in version "${ctx.def.version}" cannot be handled as a ${ctx.def.kind}`;
+  const value = decodeBody(body, format, what);
+  if (format === 'json' && validation !== 'Ignore') {
+    const duplicates = findDuplicateFields(body.toString('utf8'));
+    if (duplicates.length > 0 && validation === 'Strict') {
+      throw newBadRequest(`${what}: strict decoding error: ${duplicates.map((d) => `duplicate field "${d}"`).join(', ')}`);
+    }
+    for (const d of duplicates) ctx.warnings.push(`duplicate field "${d}"`);
+  }
+  const obj = checkAndPrune(ctx.def, value, validation, ctx.warnings);
   checkTypeMeta(ctx.def, obj);
   return obj;
 }
@@ -384,8 +398,8 @@ export async function handleUpdate(ctx: RequestContext): Promise<void> {
 const PATCH_TYPES = [
   PATCH_CONTENT_TYPES.json,
   PATCH_CONTENT_TYPES.merge,
-  PATCH_CONTENT_TYPES.apply,
   PATCH_CONTENT_TYPES.strategic,
+  PATCH_CONTENT_TYPES.apply,
 ];
 
 function applyPatch(def: ResourceDef, type: string, current: KubeObject, patch: unknown): unknown {

@@ -49,7 +49,7 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<Buf
   const declared = Number(req.headers['content-length'] ?? '0');
   if (declared > limit) {
     req.resume();
-    throw newRequestEntityTooLarge(`limit is ${limit}`);
+    throw newRequestEntityTooLarge(`Request entity too large: limit is ${limit}`);
   }
   const chunks: Buffer[] = [];
   let size = 0;
@@ -58,7 +58,7 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<Buf
     size += buf.length;
     if (size > limit) {
       req.resume();
-      throw newRequestEntityTooLarge(`limit is ${limit}`);
+      throw newRequestEntityTooLarge(`Request entity too large: limit is ${limit}`);
     }
     chunks.push(buf);
   }

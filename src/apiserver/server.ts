@@ -184,6 +184,8 @@ class VolplaneApiServer implements ApiServer {
       res.destroy();
       return;
     }
+    // An unread body (413) would be parsed as the next request on a kept-alive connection.
+    if (status.code === 413) res.shouldKeepAlive = false;
     writeJson({ res, warnings: [] }, status.code, status.toStatus());
   }
 

@@ -117,13 +117,17 @@ export async function startVolplane(options: VolplaneOptions): Promise<Volplane>
 
 /** The address a client on this machine should dial for a server listening on `host`. */
 function clientHost(host: string): string {
-  if (host === '' || host === '0.0.0.0' || host === '::') return '127.0.0.1';
-  return host;
+  return isWildcard(host) ? '127.0.0.1' : host;
+}
+
+/** Whether listening on `host` means every interface. */
+function isWildcard(host: string): boolean {
+  return host === '' || host === '0.0.0.0' || host === '::';
 }
 
 /** Serving-certificate names for `host` beyond the defaults (loopback, localhost, host name). */
 function servingNamesFor(host: string): { dnsNames: string[]; ips: string[] } {
-  if (host === '' || host === '0.0.0.0' || host === '::') {
+  if (isWildcard(host)) {
     // Reachable on every interface: cover every address this machine has now.
     const ips = Object.values(networkInterfaces())
       .flatMap((addresses) => addresses ?? [])

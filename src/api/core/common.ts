@@ -9,6 +9,7 @@
 
 import type { FieldError, KubeObject } from '../../apimachinery/index.ts';
 import { deepCopy, isPlainObject } from '../../apimachinery/index.ts';
+import { QuantityParseError, canonicalQuantityValue } from '../../apimachinery/quantity.ts';
 import type { NameValidatorKind } from '../../apimachinery/validation.ts';
 import { validateObjectMeta, validateObjectMetaUpdate } from '../../apimachinery/validation.ts';
 import type { FieldSelectorDef, SubresourceDef } from '../resource.ts';
@@ -212,6 +213,28 @@ export function validateNonnegative(value: unknown, field: string): FieldError[]
     return [{ type: 'FieldValueInvalid', field, value: n, detail: 'must be greater than or equal to 0' }];
   }
   return [];
+}
+
+/**
+ * Rewrites every quantity of a resource list (`{cpu: "0.5", memory: "1024Mi"}`)
+ * in canonical form (`500m`, `1Gi`), as the apiserver does on every write.
+ * Values that are not quantities are left for validation to report.
+ */
+export function canonicalizeQuantities(list: unknown): void {
+  const r = rec(list);
+  if (!r) return;
+  for (const k of Object.keys(r)) canonicalizeQuantityField(r, k);
+}
+
+/** Canonicalises one quantity field in place (absent or unparsable: unchanged). */
+export function canonicalizeQuantityField(obj: JsonObject, key: string): void {
+  const v = obj[key];
+  if (v === undefined || v === null) return;
+  try {
+    obj[key] = canonicalQuantityValue(v);
+  } catch (err) {
+    if (!(err instanceof QuantityParseError)) throw err;
+  }
 }
 
 /** A quantity-like value as written: strings stay, numbers become their decimal text. */

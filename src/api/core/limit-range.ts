@@ -5,8 +5,8 @@ import type { FieldError, KubeObject } from '../../apimachinery/index.ts';
 import { fieldErrors } from '../../apimachinery/index.ts';
 import type { ResourceDef, TableCell } from '../resource.ts';
 import { column, nameCell, nameColumn } from '../table.ts';
-import { ALL_VERBS, arr, defaultFieldSelector, rec, specOf, str, validateMeta, verbs } from './common.ts';
-import { canonicalizeQuantities, validateQuantities } from './resource-quota.ts';
+import { ALL_VERBS, arr, canonicalizeQuantities, defaultFieldSelector, rec, specOf, str, validateMeta, verbs } from './common.ts';
+import { validateQuantities } from './resource-quota.ts';
 
 const LIMIT_FIELDS = ['max', 'min', 'default', 'defaultRequest', 'maxLimitRequestRatio'];
 

@@ -7,12 +7,12 @@
 
 import type { FieldError, KubeObject } from '../../apimachinery/index.ts';
 import { fieldErrors } from '../../apimachinery/index.ts';
-import { canonicalQuantity, isValidQuantity } from '../../apimachinery/quantity.ts';
 import type { ResourceDef, TableCell } from '../resource.ts';
 import { ageCell, ageColumn, column, nameCell, nameColumn, wideColumn } from '../table.ts';
 import {
   ALL_VERBS,
   arr,
+  canonicalizeQuantities,
   keepOldStatus,
   metaNameField,
   rec,
@@ -80,15 +80,6 @@ function nodeRow(node: KubeObject, now: Date): TableCell[] {
   ];
 }
 
-function canonicalize(list: unknown): void {
-  const r = rec(list);
-  if (!r) return;
-  for (const [k, v] of Object.entries(r)) {
-    const text = typeof v === 'number' ? String(v) : v;
-    if (typeof text === 'string' && isValidQuantity(text)) r[k] = canonicalQuantity(text);
-  }
-}
-
 function validateNode(node: KubeObject, old: KubeObject | undefined): FieldError[] {
   const errs = validateMeta(node, false, old);
   arr(specOf(node)?.taints).forEach((t, i) => {
@@ -149,8 +140,8 @@ export const nodeDef: ResourceDef = {
   defaults(node) {
     const status = statusOf(node);
     if (!status) return;
-    canonicalize(status.capacity);
-    canonicalize(status.allocatable);
+    canonicalizeQuantities(status.capacity);
+    canonicalizeQuantities(status.allocatable);
     if (rec(status.allocatable) === undefined && rec(status.capacity) !== undefined) {
       status.allocatable = structuredClone(status.capacity);
     }

@@ -37,6 +37,7 @@ import {
   key,
   quantityCell,
   quantityOf,
+  structEqual,
   unsetOr,
   validateAccessModeValues,
   validateBasicResource,
@@ -290,7 +291,7 @@ function validatePersistentVolumeClaimUpdate(pvc: KubeObject, old: KubeObject): 
     else delete newClone.volumeAttributesClassName;
   }
 
-  if (!semanticEqual(comparableSpec(newClone), comparableSpec(oldClone))) {
+  if (!structEqual(comparableSpec(newClone), comparableSpec(oldClone))) {
     // Upstream appends a go-cmp diff of the internal structs after a newline; it is not reproduced.
     errs.push(fieldErrors.forbidden('spec', 'spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims'));
   }

@@ -74,8 +74,23 @@ describe('PersistentVolume: the seeds are valid and print like kubectl', () => {
     });
   });
 
-  it('1-2 the local PV of seed 001 (with node affinity) is valid', () => {
-    assert.equal(create(pvDef, seedLocalPV()).message, '');
+  it('1-2 the local PV of seed 001 (with node affinity) is valid and prints as kubectl showed it', () => {
+    const stored = mustCreate(pvDef, seedLocalPV());
+    const available = updateStatus(pvDef, stored, { ...stored, status: { phase: 'Available' } }).obj;
+    available.metadata.creationTimestamp = '2024-05-01T09:58:19Z';
+    assert.deepEqual(pvDef.table.row(available, CLOCK), [
+      'nginx-pv',
+      '5Gi',
+      'RWO',
+      'Delete',
+      'Available',
+      '',
+      'local-storage',
+      '<unset>',
+      '',
+      '101s',
+      'Filesystem',
+    ]);
   });
 
   it('1-3 a bound, terminating PV shows Terminating, its claim and the beta class annotation', () => {
@@ -428,6 +443,7 @@ describe('PersistentVolume: updates', () => {
     ['5-5 a CSI volume may gain a controllerExpandSecretRef', csi, edit(csi, (s) => Object.assign(s.csi as object, { controllerExpandSecretRef: { name: 'x', namespace: 'y' } })), ''],
     ['5-6 a spec error found on update is reported once', nfs, edit(nfs, (s) => Object.assign(s, { accessModes: [] })), 'PersistentVolume "nfs-pv" is invalid: spec.accessModes: Required value'],
     ['5-7 volumeAttributesClassName may not be removed', edit(csi, (s) => Object.assign(s, { volumeAttributesClassName: 'gold' })), csi, 'PersistentVolume "c" is invalid: spec.volumeAttributesClassName: Forbidden: update from non-nil value to nil is forbidden'],
+    ['5-9 a zero value sent explicitly (readOnly: false) is no change to the source', nfs, edit(nfs, (s) => Object.assign(s.nfs as object, { readOnly: false })), ''],
   ];
   for (const [name, current, desired, message] of rows) {
     it(name, () => assert.equal(update(pvDef, current, desired).message, message));

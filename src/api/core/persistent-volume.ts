@@ -18,7 +18,7 @@
 // run it once and de-duplicate too (see dedupeErrors).
 
 import type { FieldError, KubeObject } from '../../apimachinery/index.ts';
-import { GoValue, deepCopy, fieldErrorBody, fieldErrors, formatTime } from '../../apimachinery/index.ts';
+import { GoValue, deepCopy, fieldErrorBody, fieldErrors, formatTime, isPlainObject } from '../../apimachinery/index.ts';
 import type { Quantity } from '../../apimachinery/quantity.ts';
 import {
   QUANTITY_SPLIT_RE,
@@ -125,6 +125,29 @@ export function dedupeErrors(errs: FieldError[]): FieldError[] {
     out.push(e);
   }
   return out;
+}
+
+function isZeroValue(v: unknown): boolean {
+  if (v === undefined || v === null || v === false || v === 0 || v === '') return true;
+  if (Array.isArray(v)) return v.length === 0;
+  if (isPlainObject(v)) return Object.values(v).every(isZeroValue);
+  return false;
+}
+
+/**
+ * Equality of two decoded Go structs: a field left out and a field sent with its
+ * zero value (`readOnly: false`, `lun: 0`, `""`) decode to the same struct, so
+ * they compare equal. Used where upstream compares whole specs; it is lenient
+ * for the few pointer fields where nil and zero differ.
+ */
+export function structEqual(a: unknown, b: unknown): boolean {
+  if (isZeroValue(a) && isZeroValue(b)) return true;
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((v, i) => structEqual(v, b[i]));
+  if (isPlainObject(a) && isPlainObject(b)) {
+    for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) if (!structEqual(a[k], b[k])) return false;
+    return true;
+  }
+  return a === b;
 }
 
 /** ValidateImmutableField: `path: Invalid value: <new>: field is immutable`. */
@@ -923,7 +946,7 @@ function validatePersistentVolumeUpdate(pv: KubeObject, old: KubeObject): FieldE
     delete trimmed.controllerExpandSecretRef;
     newSource.csi = trimmed;
   }
-  if (!semanticEqual(newSource, oldSource)) {
+  if (!structEqual(newSource, oldSource)) {
     // Upstream appends a go-cmp diff of the internal structs after a newline; it is not reproduced.
     errs.push(fieldErrors.forbidden('spec.persistentvolumesource', 'spec.persistentvolumesource is immutable after creation'));
   }

@@ -234,6 +234,7 @@ describe('pod defaults', () => {
         { name: 'cfg', configMap: { name: 'cm' } },
         { name: 'sec', secret: { secretName: 's', defaultMode: 256 } },
         { name: 'host', hostPath: { path: '/data' } },
+        { name: 'mem', emptyDir: { medium: 'Memory', sizeLimit: '1024Mi' } },
         { name: 'eph', ephemeral: { volumeClaimTemplate: { spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1024Mi' } } } } } },
       ],
     }).spec as { volumes: Record<string, Record<string, unknown>>[] };
@@ -241,7 +242,8 @@ describe('pod defaults', () => {
     assert.equal(spec.volumes[1].configMap.defaultMode, 420);
     assert.equal(spec.volumes[2].secret.defaultMode, 256);
     assert.equal(spec.volumes[3].hostPath.type, '');
-    const claim = (spec.volumes[4].ephemeral.volumeClaimTemplate as { spec: Record<string, unknown> }).spec;
+    assert.deepEqual(spec.volumes[4].emptyDir, { medium: 'Memory', sizeLimit: '1Gi' });
+    const claim = (spec.volumes[5].ephemeral.volumeClaimTemplate as { spec: Record<string, unknown> }).spec;
     assert.equal(claim.volumeMode, 'Filesystem');
     assert.deepEqual(claim.resources, { requests: { storage: '1Gi' } });
   });

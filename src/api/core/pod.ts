@@ -18,7 +18,7 @@ import type { FieldError, KubeObject } from '../../apimachinery/index.ts';
 import { fieldErrors } from '../../apimachinery/index.ts';
 import { age } from '../../apimachinery/duration.ts';
 import type { Quantity } from '../../apimachinery/quantity.ts';
-import { canonicalQuantity, compareQuantities, isValidQuantity, parseQuantity, quantitySign } from '../../apimachinery/quantity.ts';
+import { compareQuantities, isValidQuantity, parseQuantity, quantitySign } from '../../apimachinery/quantity.ts';
 import { isDNS1123Label } from '../../apimachinery/validation.ts';
 import type { ResourceDef, TableCell, TableColumn } from '../resource.ts';
 import { ageCell, ageColumn, column, nameCell, nameColumn, wideColumn } from '../table.ts';
@@ -26,6 +26,8 @@ import type { JsonObject } from './common.ts';
 import {
   ALL_VERBS,
   arr,
+  canonicalizeQuantities,
+  canonicalizeQuantityField,
   differingPaths,
   ensureRec,
   keepOldStatus,
@@ -76,15 +78,6 @@ export function imageTag(image: string): string {
   return tag === '' && !digest ? 'latest' : tag;
 }
 
-function canonicalizeResourceList(list: unknown): void {
-  const r = rec(list);
-  if (!r) return;
-  for (const [k, v] of Object.entries(r)) {
-    const text = typeof v === 'number' ? String(v) : v;
-    if (typeof text === 'string' && isValidQuantity(text)) r[k] = canonicalQuantity(text);
-  }
-}
-
 function setProbeDefaults(probe: unknown): void {
   const p = rec(probe);
   if (!p) return;
@@ -119,8 +112,8 @@ function setContainerDefaults(container: unknown): void {
   setDefault(c, 'terminationMessagePath', '/dev/termination-log');
   setDefault(c, 'terminationMessagePolicy', 'File');
   const resources = ensureRec(c, 'resources');
-  canonicalizeResourceList(resources.requests);
-  canonicalizeResourceList(resources.limits);
+  canonicalizeQuantities(resources.requests);
+  canonicalizeQuantities(resources.limits);
   for (const port of arr(c.ports)) {
     const p = rec(port);
     if (p) setDefault(p, 'protocol', 'TCP');
@@ -143,8 +136,8 @@ export function setClaimSpecDefaults(spec: unknown): void {
   setDefault(s, 'volumeMode', 'Filesystem');
   const resources = rec(s.resources);
   if (resources) {
-    canonicalizeResourceList(resources.requests);
-    canonicalizeResourceList(resources.limits);
+    canonicalizeQuantities(resources.requests);
+    canonicalizeQuantities(resources.limits);
   }
 }
 
@@ -179,9 +172,7 @@ function setVolumeDefaults(volume: unknown): void {
   const hostPath = rec(v.hostPath);
   if (hostPath && (hostPath.type === undefined || hostPath.type === null)) hostPath.type = '';
   const emptyDir = rec(v.emptyDir);
-  if (emptyDir && typeof emptyDir.sizeLimit === 'string' && isValidQuantity(emptyDir.sizeLimit)) {
-    emptyDir.sizeLimit = canonicalQuantity(emptyDir.sizeLimit);
-  }
+  if (emptyDir) canonicalizeQuantityField(emptyDir, 'sizeLimit');
   const iscsi = rec(v.iscsi);
   if (iscsi) setDefault(iscsi, 'iscsiInterface', 'default');
   const ephemeral = rec(v.ephemeral);
@@ -655,7 +646,7 @@ export function podRow(pod: KubeObject, now: Date): TableCell[] {
   const status = statusOf(pod) ?? {};
   const initContainers = arr(spec.initContainers).map((c) => rec(c) ?? {});
   const restartableInit = new Set(initContainers.filter((c) => c.restartPolicy === 'Always').map((c) => str(c.name)));
-  let total = arr(spec.containers).length + restartableInit.size;
+  const total = arr(spec.containers).length + restartableInit.size;
   let ready = 0;
   let restarts = 0;
   let restartableInitRestarts = 0;
@@ -735,7 +726,6 @@ export function podRow(pod: KubeObject, now: Date): TableCell[] {
     const trueCount = gates.filter((g) => conds.find((c) => c.type === g)?.status === 'True').length;
     gatesText = `${trueCount}/${gates.length}`;
   }
-  total = Math.max(total, 0);
   return [
     nameCell(pod),
     `${ready}/${total}`,

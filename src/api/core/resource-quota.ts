@@ -5,11 +5,12 @@
 
 import type { FieldError, KubeObject } from '../../apimachinery/index.ts';
 import { fieldErrors } from '../../apimachinery/index.ts';
-import { canonicalQuantity, isValidQuantity } from '../../apimachinery/quantity.ts';
+import { isValidQuantity } from '../../apimachinery/quantity.ts';
 import type { ResourceDef, TableCell } from '../resource.ts';
 import { ageCell, ageColumn, column, nameCell, nameColumn } from '../table.ts';
 import {
   ALL_VERBS,
+  canonicalizeQuantities,
   defaultFieldSelector,
   keepOldStatus,
   keyPath,
@@ -21,15 +22,6 @@ import {
   validateMeta,
   verbs,
 } from './common.ts';
-
-export function canonicalizeQuantities(list: unknown): void {
-  const r = rec(list);
-  if (!r) return;
-  for (const [k, v] of Object.entries(r)) {
-    const text = quantityText(v);
-    if (text !== undefined && isValidQuantity(text)) r[k] = canonicalQuantity(text);
-  }
-}
 
 export function validateQuantities(list: unknown, path: string): FieldError[] {
   const errs: FieldError[] = [];

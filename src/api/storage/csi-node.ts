@@ -13,7 +13,7 @@ import type { ResourceDef, TableCell, TableColumn } from '../resource.ts';
 import { ageCell, ageColumn, column, nameCell, nameColumn } from '../table.ts';
 import type { JsonObject } from '../core/common.ts';
 import { ALL_VERBS, arr, defaultFieldSelector, rec, str, verbs } from '../core/common.ts';
-import { child, dedupeErrors, immutable, index, validateCSIDriverName, validateMeta, validateQualifiedName } from '../core/persistent-volume.ts';
+import { child, dedupeErrors, index, structEqual, validateCSIDriverName, validateMeta, validateQualifiedName } from '../core/persistent-volume.ts';
 
 const MAX_NODE_ID_LENGTH = 256;
 
@@ -55,7 +55,9 @@ function validateCSINode(node: KubeObject, old: KubeObject | undefined): FieldEr
   if (old !== undefined) {
     for (const oldDriver of arr(rec(old.spec)?.drivers).map((d) => rec(d) ?? {})) {
       for (const driver of drivers) {
-        if (str(driver.name) === str(oldDriver.name)) errs.push(...immutable('spec.drivers', driver, oldDriver));
+        if (str(driver.name) === str(oldDriver.name) && !structEqual(driver, oldDriver)) {
+          errs.push(fieldErrors.invalid('spec.drivers', driver, 'field is immutable'));
+        }
       }
     }
   }

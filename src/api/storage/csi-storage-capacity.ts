@@ -13,7 +13,7 @@ import { fieldErrors } from '../../apimachinery/index.ts';
 import { isDNS1123Subdomain } from '../../apimachinery/validation.ts';
 import type { ResourceDef, TableCell, TableColumn } from '../resource.ts';
 import { column, nameCell, nameColumn } from '../table.ts';
-import { ALL_VERBS, defaultFieldSelector, rec, semanticEqual, str, verbs } from '../core/common.ts';
+import { ALL_VERBS, defaultFieldSelector, str, verbs } from '../core/common.ts';
 import { validateLabelSelector } from '../core/persistent-volume-claim.ts';
 import {
   dedupeErrors,
@@ -22,6 +22,7 @@ import {
   isSet,
   quantityOf,
   quantityText,
+  structEqual,
   validateMeta,
   validateNonnegativeQuantity,
   validateQuantitySyntax,
@@ -48,7 +49,7 @@ function validateCSIStorageCapacity(capacity: KubeObject, old: KubeObject | unde
   errs.push(...validateQuantitySyntax(capacity.maximumVolumeSize, 'maximumVolumeSize'));
 
   if (old !== undefined) {
-    if (!semanticEqual(capacity.nodeTopology, old.nodeTopology)) {
+    if (!structEqual(capacity.nodeTopology, old.nodeTopology)) {
       errs.push(fieldErrors.invalid('nodeTopology', capacity.nodeTopology ?? null, 'field is immutable'));
     }
     if (className !== str(old.storageClassName)) errs.push(fieldErrors.invalid('storageClassName', className, 'field is immutable'));

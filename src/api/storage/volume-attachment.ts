@@ -12,12 +12,13 @@ import { fieldErrors } from '../../apimachinery/index.ts';
 import { isDNS1123Subdomain } from '../../apimachinery/validation.ts';
 import type { ResourceDef, TableCell, TableColumn } from '../resource.ts';
 import { ageCell, ageColumn, column, nameCell, nameColumn } from '../table.ts';
-import { ALL_VERBS, defaultFieldSelector, keepOldStatus, rec, semanticEqual, statusSubresource, str, verbs } from '../core/common.ts';
+import { ALL_VERBS, defaultFieldSelector, keepOldStatus, rec, statusSubresource, str, verbs } from '../core/common.ts';
 import {
   child,
   dedupeErrors,
   invalidFrom,
   isSet,
+  structEqual,
   validateCSIDriverName,
   validateMeta,
   validatePersistentVolumeSpec,
@@ -114,7 +115,7 @@ function volumeAttachmentRow(va: KubeObject, now: Date): TableCell[] {
 
 function validateUpdate(va: KubeObject, old: KubeObject): FieldError[] {
   const errs = validateVolumeAttachment(va);
-  if (!semanticEqual(va.spec, old.spec)) errs.push(fieldErrors.invalid('spec', va.spec ?? null, 'field is immutable'));
+  if (!structEqual(va.spec, old.spec)) errs.push(fieldErrors.invalid('spec', va.spec ?? null, 'field is immutable'));
   return dedupeErrors(errs);
 }
 

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ResourceDef } from '../../api/index.ts';
 import { fieldErrors, isStatusError, type KubeObject } from '../../apimachinery/index.ts';
+import { validateObjectMetaUpdate } from '../../apimachinery/validation.ts';
 import { Cacher, MemoryBackend } from '../../storage/index.ts';
 import { RegistryStore } from './store.ts';
 
@@ -25,7 +26,10 @@ function def(overrides: Partial<ResourceDef>): ResourceDef {
     schemaType: 'V1ConfigMap',
     fieldSelector: { family: 'default' },
     table: { columns: [], row: () => [] },
-    validate: (obj) => ((obj.spec as { size?: number } | undefined)?.size === -1 ? [fieldErrors.invalid('spec.size', -1, 'must be positive')] : []),
+    validate: (obj, old) => [
+      ...((obj.spec as { size?: number } | undefined)?.size === -1 ? [fieldErrors.invalid('spec.size', -1, 'must be positive')] : []),
+      ...(old ? validateObjectMetaUpdate(obj.metadata, old.metadata, 'metadata') : []),
+    ],
     prepareForCreate: (obj) => {
       obj.status = { phase: 'Pending' };
     },
@@ -200,7 +204,7 @@ describe('delete', () => {
 
   test('3-4 preconditions that do not match are Conflict', async () => {
     await store.create(widgets, '', w('a'), { dryRun: false });
-    await assert.rejects(store.delete(widgets, '', 'a', { ...del, preconditions: { uid: 'other' } }), (e) => isStatusError(e, 'Conflict') && e.message.startsWith('Precondition failed: UID in precondition: other'));
+    await assert.rejects(store.delete(widgets, '', 'a', { ...del, preconditions: { uid: 'other' } }), (e) => isStatusError(e, 'Conflict') && e.message.startsWith('Operation cannot be fulfilled on widgets "a": Precondition failed: UID in precondition: other'));
     assert.ok(store.get(widgets, '', 'a'));
   });
 

@@ -314,11 +314,7 @@ export class RegistryStore {
       throw newBadRequest('the namespace of the provided object does not match the namespace sent on the request');
     }
     if (dm.uid !== undefined && dm.uid !== '' && dm.uid !== current.metadata.uid) {
-      throw new StatusError(
-        409,
-        'Conflict',
-        `Precondition failed: UID in precondition: ${dm.uid}, UID in object meta: ${current.metadata.uid}`,
-      );
+      throw newConflict(groupResource(def), name, `Precondition failed: UID in precondition: ${dm.uid}, UID in object meta: ${current.metadata.uid}`);
     }
 
     let next: KubeObject;
@@ -362,21 +358,9 @@ export class RegistryStore {
       delete nm.generation;
     }
 
+    // Metadata rules (immutable fields, no new finalizers while deleting) are part of each
+    // kind's validate().
     const errs: FieldError[] = [];
-    if (cm.deletionTimestamp) {
-      const before = new Set(cm.finalizers ?? []);
-      const added = (nm.finalizers ?? []).filter((f) => !before.has(f));
-      if (added.length > 0) {
-        errs.push(
-          fieldErrors.forbidden(
-            'metadata.finalizers',
-            `no new finalizers can be added if the object is being deleted, found new finalizers []string{${added
-              .map((f) => JSON.stringify(f))
-              .join(', ')}}`,
-          ),
-        );
-      }
-    }
     if (subresource === 'status') errs.push(...(def.validateStatus?.(next, current) ?? []));
     else errs.push(...(def.validate?.(next, current) ?? []));
     if (errs.length > 0) throw newInvalid(def, name, errs);
@@ -393,16 +377,12 @@ export class RegistryStore {
       const current = this.present(def, cached.obj);
       const pre = options.preconditions;
       if (pre?.uid !== undefined && pre.uid !== current.metadata.uid) {
-        throw new StatusError(
-          409,
-          'Conflict',
-          `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${current.metadata.uid}`,
-        );
+        throw newConflict(gr, name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${current.metadata.uid}`);
       }
       if (pre?.resourceVersion !== undefined && pre.resourceVersion !== current.metadata.resourceVersion) {
-        throw new StatusError(
-          409,
-          'Conflict',
+        throw newConflict(
+          gr,
+          name,
           `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${current.metadata.resourceVersion}`,
         );
       }

@@ -1,0 +1,46 @@
+// Who was busy during a benchmark: the server's CPU time (from
+// /proc/<pid>/stat), this process's CPU time and how late its event loop ran.
+// When a latency target is missed, these say whether the server or the load
+// generator was the bottleneck — on two cores both matter.
+
+import { readFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+
+export interface LoadReport {
+  /** Server CPU time over wall time: 1 means one core fully busy. */
+  serverCores: number;
+  /** The same for this (client) process. */
+  clientCores: number;
+  /** p99 of this process's event-loop delay, ms. */
+  clientLoopDelayP99Ms: number;
+}
+
+// Linux reports utime and stime in clock ticks; 100 per second on every common configuration.
+const CLOCK_TICKS = 100;
+
+function serverCpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name (field 2) may contain spaces; fields after the closing parenthesis are fixed.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name.
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+/** Starts measuring; the returned function stops and reports. */
+export function monitorLoad(serverPid: number): () => LoadReport {
+  const histogram = monitorEventLoopDelay({ resolution: 5 });
+  histogram.enable();
+  const wall0 = performance.now();
+  const server0 = serverCpuSeconds(serverPid);
+  const client0 = process.cpuUsage();
+  return () => {
+    histogram.disable();
+    const wall = (performance.now() - wall0) / 1000;
+    const client = process.cpuUsage(client0);
+    return {
+      serverCores: (serverCpuSeconds(serverPid) - server0) / wall,
+      clientCores: (client.user + client.system) / 1e6 / wall,
+      clientLoopDelayP99Ms: histogram.percentile(99) / 1e6,
+    };
+  };
+}
