@@ -281,9 +281,11 @@ const rows: BadRequestRow[] = [
       'the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml',
   },
   {
-    name: 'a JSON patch replacing a path that does not exist',
-    method: 'PATCH', path: `${CM}/keep-cm`, contentType: 'application/json-patch+json', body: '[{"op":"replace","path":"/data/nope","value":"x"}]',
-    expectCode: 422, expectReason: 'Invalid',
+    // kube-apiserver's json-patch (evanphx v4) lets `replace` add a missing key of an
+    // existing object, so the refused case is a path whose parent does not exist.
+    name: 'a JSON patch replacing a path whose parent does not exist',
+    method: 'PATCH', path: `${CM}/keep-cm`, contentType: 'application/json-patch+json', body: '[{"op":"replace","path":"/data/nope/deeper","value":"x"}]',
+    expectCode: 422, expectReason: 'Invalid', expectMessage: 'replace operation does not apply: doc is missing path: /data/nope/deeper: missing value',
   },
   {
     name: 'a JSON patch whose test op fails',

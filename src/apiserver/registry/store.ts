@@ -220,9 +220,12 @@ export class RegistryStore {
         );
       }
     }
-    if (options.dryRun) return obj;
-
     const key = storageKey(def, namespace, meta.name ?? '');
+    if (options.dryRun) {
+      if (this.#cacher.get(key) !== undefined) throw newAlreadyExists(groupResource(def), meta.name ?? '');
+      return obj;
+    }
+
     try {
       await this.#backend.create(key, encodeForStorage(this.#toStorage(def, obj)));
     } catch (err) {
