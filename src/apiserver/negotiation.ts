@@ -9,6 +9,12 @@ import {
   newUnsupportedMediaType,
   StatusError,
 } from '../apimachinery/index.ts';
+import {
+  decodeKubernetesProtobuf,
+  PROTOBUF_CONTENT_TYPE,
+  ProtobufDecodeError,
+  UnsupportedProtobufKindError,
+} from '../apimachinery/protobuf/index.ts';
 
 /** kube-apiserver's default limit for a request body (--max-request-body-bytes). */
 export const DEFAULT_MAX_REQUEST_BYTES = 3 * 1024 * 1024;
@@ -65,15 +71,17 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<Buf
   return Buffer.concat(chunks);
 }
 
-export type BodyFormat = 'json' | 'yaml';
+export type BodyFormat = 'json' | 'yaml' | 'protobuf';
 
-export const OBJECT_MEDIA_TYPES = ['application/json', 'application/yaml'];
+export const OBJECT_MEDIA_TYPES = ['application/json', 'application/yaml', PROTOBUF_CONTENT_TYPE];
 
 /** The format of an object body (POST/PUT), or 415. */
 export function objectBodyFormat(contentType: string | undefined): BodyFormat {
   const type = parseMediaType(contentType ?? 'application/json').type;
   if (type === 'application/json' || type === '' || type === '*/*') return 'json';
   if (type === 'application/yaml' || type === 'application/x-yaml' || type === 'text/yaml') return 'yaml';
+  // kubectl's imperative generators (`kubectl create namespace|configmap|...`) send protobuf.
+  if (type === PROTOBUF_CONTENT_TYPE) return 'protobuf';
   throw newUnsupportedMediaType([...OBJECT_MEDIA_TYPES]);
 }
 
@@ -82,6 +90,15 @@ export function objectBodyFormat(contentType: string | undefined): BodyFormat {
  * message, as the apiserver does for malformed input.
  */
 export function decodeBody(body: Buffer, format: BodyFormat, what: string): unknown {
+  if (format === 'protobuf') {
+    try {
+      return decodeKubernetesProtobuf(body).object;
+    } catch (err) {
+      if (err instanceof UnsupportedProtobufKindError) throw newUnsupportedMediaType(['application/json', 'application/yaml']);
+      if (err instanceof ProtobufDecodeError) throw newBadRequest(`${what}: ${err.message}`);
+      throw err;
+    }
+  }
   const text = body.toString('utf8');
   if (text.trim() === '') throw newBadRequest(`${what}: the body of the request is empty`);
   if (format === 'json') {
