@@ -49,6 +49,7 @@ import {
   type RequestContext,
 } from './handlers.ts';
 import { startCompactor, type CompactorOptions } from './compactor.ts';
+import { startEventTtl, type EventTtlOptions } from './event-ttl.ts';
 import { DEFAULT_MAX_REQUEST_BYTES, parseAccept } from './negotiation.ts';
 import { RegistryStore, storageKey } from './registry/store.ts';
 import { parseRequestInfo, type ResourceRequestInfo } from './request-info.ts';
@@ -65,6 +66,8 @@ export interface ApiServerOptions {
   registry?: ResourceRegistry;
   /** Store history retention; see compactor.ts. */
   compaction?: CompactorOptions;
+  /** Event expiry; see event-ttl.ts. */
+  eventTtl?: EventTtlOptions;
 }
 
 export interface ApiServer {
@@ -88,6 +91,7 @@ class VolplaneApiServer implements ApiServer {
   readonly #maxRequestBytes: number;
   #server: Server | undefined;
   #compactor: Disposable | undefined;
+  #eventTtl: Disposable | undefined;
   #state: ServerState = 'starting';
   #port = 0;
 
@@ -145,6 +149,7 @@ class VolplaneApiServer implements ApiServer {
     });
     this.#port = (server.address() as AddressInfo).port;
     this.#compactor = startCompactor(this.#options.backend, this.#log, this.#options.compaction);
+    this.#eventTtl = startEventTtl(this.#options.backend, this.#cacher, this.#log, this.#options.eventTtl);
     this.#state = 'serving';
   }
 
@@ -161,6 +166,7 @@ class VolplaneApiServer implements ApiServer {
     if (this.#state === 'stopped' || this.#state === 'stopping') return;
     this.#state = 'stopping';
     this.#compactor?.dispose();
+    this.#eventTtl?.dispose();
     const server = this.#server;
     if (server !== undefined) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -230,6 +230,30 @@ describe('delete', () => {
     await assert.rejects(store.create(things, 'ns1', { metadata: { name: 't' } }, { dryRun: false }), (e) => isStatusError(e, 'Forbidden'));
   });
 
+  const propagation: { name: string; policy: string; before: string[]; after: string[] | 'gone' }[] = [
+    { name: '3-9 Foreground marks it with foregroundDeletion', policy: 'Foreground', before: [], after: ['foregroundDeletion'] },
+    { name: '3-10 Orphan marks it with orphan', policy: 'Orphan', before: [], after: ['orphan'] },
+    { name: '3-11 Orphan replaces a foregroundDeletion finalizer', policy: 'Orphan', before: ['foregroundDeletion', 'x/keep'], after: ['x/keep', 'orphan'] },
+    { name: '3-12 Background drops the collector finalizers and deletes', policy: 'Background', before: ['orphan'], after: 'gone' },
+    { name: '3-13 Background without finalizers deletes at once', policy: 'Background', before: [], after: 'gone' },
+  ];
+  for (const row of propagation) {
+    test(row.name, async () => {
+      const meta = row.before.length > 0 ? { name: 'owner', finalizers: row.before } : { name: 'owner' };
+      await store.create(widgets, '', { metadata: meta, spec: {} }, { dryRun: false });
+      const r = await store.delete(widgets, '', 'owner', { ...del, propagationPolicy: row.policy });
+      if (row.after === 'gone') {
+        assert.equal(r.deleted, true);
+        assert.throws(() => store.get(widgets, '', 'owner'), (e) => isStatusError(e, 'NotFound'));
+      } else {
+        assert.equal(r.deleted, false);
+        const live = store.get(widgets, '', 'owner');
+        assert.deepEqual(live.metadata.finalizers, row.after);
+        assert.ok(live.metadata.deletionTimestamp);
+      }
+    });
+  }
+
   test('3-8 dryRun delete keeps the object', async () => {
     await store.create(widgets, '', w('a'), { dryRun: false });
     await store.delete(widgets, '', 'a', { dryRun: true });

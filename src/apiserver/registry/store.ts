@@ -17,6 +17,12 @@
 // deletionTimestamp, and goes when an update removes the last finalizer.
 // Pods bound to a node are deleted gracefully; namespaces wait for their
 // spec finalizers.
+//
+// managedFields: every create and update by a named field manager records what
+// it set in metadata.managedFields (an Update entry, see apimachinery/
+// managedfields), computed after defaulting and before the kind's
+// prepareFor* hooks, as upstream records it. Server-side apply computes the
+// entries itself (the handler's update function) and the store keeps them.
 
 import { isDeepStrictEqual } from 'node:util';
 import type { ResourceDef } from '../../api/index.ts';
@@ -38,6 +44,7 @@ import {
   type GroupResource,
   type KubeObject,
 } from '../../apimachinery/index.ts';
+import { FieldManager } from '../../apimachinery/managedfields/index.ts';
 import { generateName, newUid } from '../../apimachinery/names.ts';
 import {
   KeyExistsError,
@@ -55,7 +62,17 @@ const MAX_CONFLICT_RETRIES = 32;
 
 export interface WriteOptions {
   dryRun: boolean;
+  /**
+   * The manager whose Update entry in metadata.managedFields this write records.
+   * Undefined: managedFields are not tracked (a create stores none, an update
+   * keeps the current ones).
+   */
   fieldManager?: string;
+  /**
+   * The object's metadata.managedFields were computed by a server-side apply and
+   * are stored as they are, without recording an Update.
+   */
+  applied?: boolean;
 }
 
 export interface DeleteOptions extends WriteOptions {
@@ -117,6 +134,27 @@ export function encodeForStorage(obj: KubeObject): string {
   }
 }
 
+export const FINALIZER_ORPHAN = 'orphan';
+export const FINALIZER_FOREGROUND = 'foregroundDeletion';
+
+/**
+ * The garbage collector's finalizers for a deletion's propagation policy: Orphan and
+ * Foreground add theirs (and drop the other), Background drops both; no policy keeps
+ * whatever the object has. Returns the object itself when nothing changes.
+ */
+function withPropagationFinalizers(obj: KubeObject, policy: string | undefined): KubeObject {
+  if (policy === undefined) return obj;
+  const before = obj.metadata.finalizers ?? [];
+  let after = before.filter((f) => f !== FINALIZER_ORPHAN && f !== FINALIZER_FOREGROUND);
+  if (policy === 'Orphan') after = [...after, FINALIZER_ORPHAN];
+  if (policy === 'Foreground') after = [...after, FINALIZER_FOREGROUND];
+  if (isDeepStrictEqual(after, before)) return obj;
+  const next = deepCopy(obj);
+  if (after.length > 0) next.metadata.finalizers = after;
+  else delete next.metadata.finalizers;
+  return next;
+}
+
 /** Everything of an object but metadata and status: what `generation` tracks. */
 function specOf(obj: KubeObject): Record<string, unknown> {
   const { metadata: _m, status: _s, apiVersion: _a, kind: _k, ...rest } = obj;
@@ -124,8 +162,8 @@ function specOf(obj: KubeObject): Record<string, unknown> {
 }
 
 function sameContent(a: KubeObject, b: KubeObject): boolean {
-  const ma = { ...a.metadata, resourceVersion: undefined, managedFields: undefined };
-  const mb = { ...b.metadata, resourceVersion: undefined, managedFields: undefined };
+  const ma = { ...a.metadata, resourceVersion: undefined };
+  const mb = { ...b.metadata, resourceVersion: undefined };
   return isDeepStrictEqual(ma, mb) && isDeepStrictEqual({ ...a, metadata: undefined }, { ...b, metadata: undefined });
 }
 
@@ -142,6 +180,35 @@ export class RegistryStore {
 
   get cacher(): Cacher<KubeObject> {
     return this.#cacher;
+  }
+
+  #fieldManager(def: ResourceDef, subresource: '' | 'status'): FieldManager {
+    return new FieldManager({ group: def.group, version: def.version, kind: def.kind, subresource, hasStatus: def.hasStatus });
+  }
+
+  /** Sets `obj`'s managedFields for a non-apply write (`live` undefined for a create). */
+  #recordManagedFields(
+    def: ResourceDef,
+    subresource: '' | 'status',
+    live: KubeObject | undefined,
+    obj: KubeObject,
+    sent: KubeObject['metadata']['managedFields'],
+    options: WriteOptions,
+  ): void {
+    if (options.applied === true) {
+      if (sent === undefined) delete obj.metadata.managedFields;
+      else obj.metadata.managedFields = sent;
+      return;
+    }
+    let entries: KubeObject['metadata']['managedFields'];
+    if (options.fieldManager === undefined) {
+      entries = live?.metadata.managedFields;
+    } else {
+      obj.metadata.managedFields = sent;
+      entries = this.#fieldManager(def, subresource).update(live, obj, options.fieldManager, this.#now());
+    }
+    if (entries === undefined) delete obj.metadata.managedFields;
+    else obj.metadata.managedFields = entries;
   }
 
   /** The object as this resource shows it (views convert from storage). */
@@ -201,12 +268,14 @@ export class RegistryStore {
     delete meta.resourceVersion;
     delete meta.deletionTimestamp;
     delete meta.deletionGracePeriodSeconds;
+    const sentManagedFields = meta.managedFields;
     delete meta.managedFields;
     delete meta.selfLink;
     if (def.hasGeneration) meta.generation = 1;
     else delete meta.generation;
 
     def.defaults?.(obj);
+    this.#recordManagedFields(def, '', undefined, obj, sentManagedFields, options);
     def.prepareForCreate?.(obj);
     const errs = def.validate?.(obj, undefined) ?? [];
     if (errs.length > 0) throw newInvalid(def, meta.name ?? '', errs);
@@ -262,7 +331,7 @@ export class RegistryStore {
       if (wantedRv !== undefined && wantedRv !== '' && wantedRv !== current.metadata.resourceVersion) {
         throw newConflict(gr, name, OBJECT_MODIFIED);
       }
-      const next = this.#prepareUpdate(def, namespace, name, desired, current, options.subresource);
+      const next = this.#prepareUpdate(def, namespace, name, desired, current, options);
       if (sameContent(next, current)) return current;
       if (options.dryRun) return next;
 
@@ -307,9 +376,11 @@ export class RegistryStore {
     name: string,
     desired: KubeObject,
     current: KubeObject,
-    subresource: '' | 'status',
+    options: UpdateOptions,
   ): KubeObject {
+    const subresource = options.subresource;
     const dm = desired.metadata;
+    const sentManagedFields = dm.managedFields;
     if (dm.name !== undefined && dm.name !== '' && dm.name !== name) {
       throw newBadRequest(`the name of the object (${dm.name}) does not match the name on the URL (${name})`);
     }
@@ -351,6 +422,7 @@ export class RegistryStore {
     delete nm.selfLink;
 
     def.defaults?.(next);
+    this.#recordManagedFields(def, subresource, current, next, sentManagedFields, options);
     if (subresource === '') def.prepareForUpdate?.(next, current);
     else def.prepareForStatusUpdate?.(next, current);
 
@@ -416,9 +488,10 @@ export class RegistryStore {
    * The object marked for deletion, or undefined when it can go at once: no finalizers,
    * not a pod still running on a node, not a namespace with content to remove.
    */
-  #markForDeletion(def: ResourceDef, current: KubeObject, options: DeleteOptions): KubeObject | undefined {
+  #markForDeletion(def: ResourceDef, live: KubeObject, options: DeleteOptions): KubeObject | undefined {
     const now = this.#now();
     const isCore = def.group === '';
+    const current = isCore && def.resource === 'namespaces' ? live : withPropagationFinalizers(live, options.propagationPolicy);
     if (isCore && def.resource === 'pods') {
       const spec = (current.spec ?? {}) as { nodeName?: string; terminationGracePeriodSeconds?: number };
       let grace = options.gracePeriodSeconds ?? spec.terminationGracePeriodSeconds ?? 30;
