@@ -1,7 +1,9 @@
 // Who was busy during a benchmark: the server's CPU time (from
-// /proc/<pid>/stat), this process's CPU time and how late its event loop ran.
-// When a latency target is missed, these say whether the server or the load
-// generator was the bottleneck — on two cores both matter.
+// /proc/<pid>/stat), this process's CPU time, how late its event loop ran,
+// and how long each main thread sat runnable waiting for a CPU (from
+// /proc/<pid>/schedstat). When a latency target is missed, these say whether
+// the server, the load generator or the rest of the machine was the
+// bottleneck — on two shared cores all three happen.
 
 import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -13,6 +15,15 @@ export interface LoadReport {
   clientCores: number;
   /** p99 of this process's event-loop delay, ms. */
   clientLoopDelayP99Ms: number;
+  /** Share of wall time the server's main thread was runnable but had no CPU. */
+  serverRunQueueShare: number;
+  /** The same for this process's main thread. */
+  clientRunQueueShare: number;
+}
+
+/** Nanoseconds the main thread of `pid` has spent runnable but not running (second field of schedstat). */
+function runQueueNs(pid: number | 'self'): number {
+  return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]);
 }
 
 // Linux reports utime and stime in clock ticks; 100 per second on every common configuration.
@@ -33,6 +44,8 @@ export function monitorLoad(serverPid: number): () => LoadReport {
   const wall0 = performance.now();
   const server0 = serverCpuSeconds(serverPid);
   const client0 = process.cpuUsage();
+  const serverWait0 = runQueueNs(serverPid);
+  const clientWait0 = runQueueNs('self');
   return () => {
     histogram.disable();
     const wall = (performance.now() - wall0) / 1000;
@@ -41,6 +54,8 @@ export function monitorLoad(serverPid: number): () => LoadReport {
       serverCores: (serverCpuSeconds(serverPid) - server0) / wall,
       clientCores: (client.user + client.system) / 1e6 / wall,
       clientLoopDelayP99Ms: histogram.percentile(99) / 1e6,
+      serverRunQueueShare: (runQueueNs(serverPid) - serverWait0) / 1e9 / wall,
+      clientRunQueueShare: (runQueueNs('self') - clientWait0) / 1e9 / wall,
     };
   };
 }

@@ -30,6 +30,12 @@ import {
   PatchError,
   PATCH_CONTENT_TYPES,
 } from '../apimachinery/patch/index.ts';
+import {
+  FIELD_MANAGER_MAX_LENGTH,
+  FieldManager,
+  isPrintable,
+  managerFromUserAgent,
+} from '../apimachinery/managedfields/index.ts';
 import { checkObject, formatStrictError, formatTypeError } from '../apimachinery/schema.ts';
 import type { Logger } from '../base/index.ts';
 import { findDuplicateFields } from './json-duplicates.ts';
@@ -163,6 +169,40 @@ async function decodeObjectBody(ctx: RequestContext): Promise<KubeObject> {
   const obj = checkAndPrune(ctx.def, value, validation, ctx.warnings);
   checkTypeMeta(ctx.def, obj);
   return obj;
+}
+
+type OptionsKind = 'CreateOptions' | 'UpdateOptions' | 'PatchOptions';
+
+function invalidOptions(kind: OptionsKind, errs: ReturnType<typeof fieldErrors.required>[]): StatusError {
+  return newInvalid({ group: 'meta.k8s.io', kind }, '', errs);
+}
+
+/**
+ * The field manager a write is recorded under: the `fieldManager` parameter (at most
+ * 128 bytes of printable characters), else the program name of the User-Agent.
+ */
+function fieldManagerOf(ctx: RequestContext, kind: OptionsKind, required = false): string {
+  const param = ctx.query.get('fieldManager') ?? '';
+  const errs = [];
+  if (required && param === '') errs.push(fieldErrors.required('fieldManager', 'is required for apply patch'));
+  if (Buffer.byteLength(param, 'utf8') > FIELD_MANAGER_MAX_LENGTH) errs.push(fieldErrors.tooLong('fieldManager', '', FIELD_MANAGER_MAX_LENGTH));
+  let position = 0;
+  for (const ch of param) {
+    if (!isPrintable(ch)) {
+      const code = ch.codePointAt(0) ?? 0;
+      const hex = code.toString(16).toUpperCase().padStart(4, '0');
+      errs.push(fieldErrors.invalid('fieldManager', param, `invalid character U+${hex} (at position ${position})`));
+    }
+    position += Buffer.byteLength(ch, 'utf8');
+  }
+  if (errs.length > 0) throw invalidOptions(kind, errs);
+  if (param !== '') return param;
+  const ua = ctx.req.headers['user-agent'];
+  return managerFromUserAgent(Array.isArray(ua) ? ua[0] : ua);
+}
+
+function fieldManagerFor(def: ResourceDef, subresource: '' | 'status'): FieldManager {
+  return new FieldManager({ group: def.group, version: def.version, kind: def.kind, subresource, hasStatus: def.hasStatus });
 }
 
 interface Selectors {
@@ -359,38 +399,30 @@ export async function handleCreate(ctx: RequestContext): Promise<void> {
   const { def, info } = ctx;
   if (info.name !== '') throw newMethodNotAllowed();
   if (def.namespaced && info.namespace === '') throw newNotFoundPath();
+  const fieldManager = fieldManagerOf(ctx, 'CreateOptions');
   const obj = await decodeObjectBody(ctx);
   const created = await ctx.store.create(def, info.namespace, obj, {
     dryRun: dryRunOf(ctx.query),
-    fieldManager: ctx.query.get('fieldManager') ?? undefined,
+    fieldManager,
   });
   respondObject(ctx, 201, created);
 }
 
 export async function handleUpdate(ctx: RequestContext): Promise<void> {
   const { def, info } = ctx;
+  const fieldManager = fieldManagerOf(ctx, 'UpdateOptions');
   const body = await decodeObjectBody(ctx);
   const pinned = body.metadata.resourceVersion !== undefined && body.metadata.resourceVersion !== '';
-  let subresource: '' | 'status' = '';
-  let fn = (_current: KubeObject): KubeObject => body;
-  if (info.subresource === 'status') {
-    subresource = 'status';
-  } else if (info.subresource === 'finalize' && def.group === '' && def.resource === 'namespaces') {
-    // Only spec.finalizers changes through /finalize.
-    fn = (current) => {
-      const finalizers = (body.spec as { finalizers?: unknown } | undefined)?.finalizers;
-      current.spec = { ...((current.spec as object | undefined) ?? {}), finalizers: finalizers ?? [] };
-      if (pinned) current.metadata.resourceVersion = body.metadata.resourceVersion;
-      return current;
-    };
-  } else if (info.subresource !== '') {
-    throw newNotFoundPath();
-  }
+  let subresource: '' | 'status' | 'finalize' = '';
+  if (info.subresource === 'status') subresource = 'status';
+  else if (info.subresource === 'finalize' && def.group === '' && def.resource === 'namespaces') subresource = 'finalize';
+  else if (info.subresource !== '') throw newNotFoundPath();
+  const fn = (_current: KubeObject): KubeObject => body;
   const updated = await ctx.store.update(def, info.namespace, info.name, fn, {
     subresource,
     dryRun: dryRunOf(ctx.query),
     retryOnConflict: !pinned,
-    fieldManager: ctx.query.get('fieldManager') ?? undefined,
+    fieldManager,
   });
   respondObject(ctx, 200, updated);
 }
@@ -432,38 +464,20 @@ export async function handlePatch(ctx: RequestContext): Promise<void> {
   if (info.subresource === 'status') subresource = 'status';
   else if (info.subresource !== '') throw newNotFoundPath();
 
+  const isApply = type === PATCH_CONTENT_TYPES.apply;
   const body = await readBody(ctx.req, ctx.maxRequestBytes);
-  const patch = decodeBody(body, type === PATCH_CONTENT_TYPES.apply ? 'yaml' : 'json', 'error decoding patch');
+  const forceParam = query.get('force');
+  if (!isApply && forceParam !== null) {
+    throw invalidOptions('PatchOptions', [fieldErrors.forbidden('force', 'may not be specified for non-apply patch')]);
+  }
+  const fieldManager = fieldManagerOf(ctx, 'PatchOptions', isApply);
+  const patch = decodeBody(body, isApply ? 'yaml' : 'json', 'error decoding patch');
   const dryRun = dryRunOf(query);
   const validation = fieldValidationOf(query);
-  const fieldManager = query.get('fieldManager') ?? undefined;
 
-  if (type === PATCH_CONTENT_TYPES.apply) {
-    // Server-side apply, simplified: the applied configuration is merged into the live
-    // object with strategic-merge semantics; field ownership is not tracked yet.
-    if (fieldManager === undefined || fieldManager === '') {
-      throw newInvalid({ group: 'meta.k8s.io', kind: 'PatchOptions' }, '', [
-        fieldErrors.required('fieldManager', 'is required for apply patch'),
-      ]);
-    }
-    const applied = checkAndPrune(def, patch, validation, ctx.warnings);
-    checkTypeMeta(def, applied);
-    let exists = true;
-    try {
-      ctx.store.get(def, info.namespace, info.name);
-    } catch (err) {
-      if (!(err instanceof StatusError && err.code === 404)) throw err;
-      exists = false;
-    }
-    if (!exists && subresource === '') {
-      if (applied.metadata.name !== undefined && applied.metadata.name !== info.name) {
-        throw newBadRequest(`the name of the object (${applied.metadata.name}) does not match the name on the URL (${info.name})`);
-      }
-      applied.metadata.name = info.name;
-      const created = await ctx.store.create(def, info.namespace, applied, { dryRun, fieldManager });
-      respondObject(ctx, 201, created);
-      return;
-    }
+  if (isApply) {
+    await serverSideApply(ctx, patch, { subresource, dryRun, validation, fieldManager, force: forceParam === 'true' });
+    return;
   }
 
   const updated = await ctx.store.update(
@@ -477,6 +491,55 @@ export async function handlePatch(ctx: RequestContext): Promise<void> {
       return obj;
     },
     { subresource, dryRun, retryOnConflict: true, fieldManager },
+  );
+  respondObject(ctx, 200, updated);
+}
+
+interface ApplyOptions {
+  subresource: '' | 'status';
+  dryRun: boolean;
+  validation: FieldValidation;
+  fieldManager: string;
+  force: boolean;
+}
+
+/**
+ * Server-side apply (`application/apply-patch+yaml`): the FieldManager merges the
+ * configuration into the live object and works out ownership; an absent object is
+ * created from the configuration (201).
+ */
+async function serverSideApply(ctx: RequestContext, patch: unknown, options: ApplyOptions): Promise<void> {
+  const { def, info } = ctx;
+  const config = checkAndPrune(def, patch, options.validation, ctx.warnings);
+  const fm = fieldManagerFor(def, options.subresource);
+  let exists = true;
+  try {
+    ctx.store.get(def, info.namespace, info.name);
+  } catch (err) {
+    if (!(err instanceof StatusError && err.code === 404)) throw err;
+    exists = false;
+  }
+  if (!exists && options.subresource === '') {
+    const obj = fm.apply(undefined, config, options.fieldManager, options.force, new Date());
+    if (obj.metadata.name !== undefined && obj.metadata.name !== '' && obj.metadata.name !== info.name) {
+      throw newBadRequest(`the name of the object (${obj.metadata.name}) does not match the name on the URL (${info.name})`);
+    }
+    obj.metadata.name = info.name;
+    try {
+      const created = await ctx.store.create(def, info.namespace, obj, { dryRun: options.dryRun, applied: true });
+      respondObject(ctx, 201, created);
+      return;
+    } catch (err) {
+      // Created by someone else meanwhile: apply to that object instead.
+      if (!(err instanceof StatusError && err.reason === 'AlreadyExists')) throw err;
+    }
+  }
+  const updated = await ctx.store.update(
+    def,
+    info.namespace,
+    info.name,
+    (current) => fm.apply(current, config, options.fieldManager, options.force, new Date()),
+    { subresource: options.subresource, dryRun: options.dryRun, retryOnConflict: true, applied: true },
   );
   respondObject(ctx, 200, updated);
 }

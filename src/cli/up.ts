@@ -3,7 +3,7 @@
 // This is the one place components meet (design.md: "cli — the only place
 // components are wired together"). Start order: data directory and its lock
 // → PKI (CA kept across restarts, so kubeconfigs stay valid) → SQLite store →
-// API server → admin kubeconfig. The kubeconfig is written last, so a file
+// API server → admin kubeconfig → controller manager. The kubeconfig is written last, so a file
 // that exists names a server that was listening. Whatever started is stopped
 // in reverse order by close(), and also when a later step fails, so a failed
 // start leaves no open database, no listener and no lock behind.
@@ -25,6 +25,7 @@ import {
   writeKubeconfig,
   type UserInfo,
 } from '../apiserver/authn/index.ts';
+import { startControllerManager } from './controller-manager.ts';
 import { ensureDataDir, lockDataDir } from './data-dir.ts';
 import { DEFAULT_API_HOST, DEFAULT_API_PORT } from './defaults.ts';
 import { PortInUseError, hasErrorCode, hostPort } from './errors.ts';
@@ -39,6 +40,8 @@ export interface VolplaneOptions {
   apiPort?: number;
   /** A kube-apiserver style token file (`token,user,uid,"group1,group2"`) for bearer-token users. */
   tokenAuthFile?: string;
+  /** Control-plane controllers to run (see controller-manager.ts); default all, `[]` for none. */
+  controllers?: readonly string[];
   logger?: Logger;
 }
 
@@ -96,6 +99,15 @@ export async function startVolplane(options: VolplaneOptions): Promise<Volplane>
       clientKey: pki.admin.key,
       user: ADMIN_USER,
     });
+    if (options.controllers === undefined || options.controllers.length > 0) {
+      const manager = startControllerManager({
+        client: { server: url, caCert: pki.ca.cert, clientCert: pki.admin.cert, clientKey: pki.admin.key },
+        dataDir,
+        logger,
+        controllers: options.controllers,
+      });
+      resources.add({ dispose: () => manager.stop() });
+    }
     log.info({ url, dataDir, kubeconfig: kubeconfigPath }, 'volplane is ready');
 
     let closing: Promise<void> | undefined;

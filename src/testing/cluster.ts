@@ -67,6 +67,11 @@ export interface TestClusterOptions {
    * VOLPLANE_TEST_LOG_LEVEL environment variable (logs go to stderr).
    */
   logLevel?: string;
+  /**
+   * Run the control-plane controllers as `volplane up` does: `true` for all, or their
+   * names. Default none, so a test can run the controller it is testing by itself.
+   */
+  controllers?: boolean | readonly string[];
 }
 
 export async function startTestCluster(options: TestClusterOptions = {}): Promise<TestCluster> {
@@ -77,10 +82,11 @@ export async function startTestCluster(options: TestClusterOptions = {}): Promis
   const level = options.logLevel ?? process.env.VOLPLANE_TEST_LOG_LEVEL;
   const logger: Logger = level === undefined || level === 'silent' ? silentLogger() : createLogger({ level });
 
+  const controllers = options.controllers === true ? undefined : options.controllers === false || options.controllers === undefined ? [] : options.controllers;
   let volplane: Volplane | undefined;
   try {
     await mkdir(home, { recursive: true });
-    volplane = await startVolplane({ dataDir, apiPort: 0, logger });
+    volplane = await startVolplane({ dataDir, apiPort: 0, logger, controllers });
   } catch (err) {
     await rm(root, { recursive: true, force: true });
     throw err;
@@ -104,7 +110,7 @@ export async function startTestCluster(options: TestClusterOptions = {}): Promis
       if (closed !== undefined) throw new Error('restart() after close()');
       await volplane!.close();
       volplane = undefined;
-      volplane = await startVolplane({ dataDir, apiPort: port, logger });
+      volplane = await startVolplane({ dataDir, apiPort: port, logger, controllers });
     },
     close() {
       closed ??= (async () => {

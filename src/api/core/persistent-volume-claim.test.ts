@@ -112,6 +112,30 @@ describe('PersistentVolumeClaim: defaults and the create strategy', () => {
   }
 });
 
+describe('PersistentVolumeClaim: the pvc-protection finalizer (StorageObjectInUseProtection admission)', () => {
+  const withFinalizers = (finalizers: string[] | undefined): KubeObject => ({ metadata: { name: 'c', namespace: 'default', finalizers }, spec: { ...minimal } });
+  const rows: Array<[string, string[] | undefined, string[]]> = [
+    ['2-5 a new claim gets kubernetes.io/pvc-protection', undefined, ['kubernetes.io/pvc-protection']],
+    ['2-6 a claim that already asks for it gets it once', ['kubernetes.io/pvc-protection'], ['kubernetes.io/pvc-protection']],
+    ['2-7 other finalizers stay, ours is appended', ['example.com/keep'], ['example.com/keep', 'kubernetes.io/pvc-protection']],
+    ['2-8 an empty list is filled', [], ['kubernetes.io/pvc-protection']],
+  ];
+  for (const [name, given, want] of rows) {
+    it(name, () => {
+      const { obj, message } = create(pvcDef, withFinalizers(given));
+      assert.equal(message, '');
+      assert.deepEqual(obj.metadata.finalizers, want);
+    });
+  }
+
+  it('2-9 an update may remove it (only creates are admitted)', () => {
+    const stored = mustCreate(pvcDef, withFinalizers(undefined));
+    const { obj, message } = update(pvcDef, stored, { ...stored, metadata: { ...stored.metadata, finalizers: [] } });
+    assert.equal(message, '');
+    assert.deepEqual(obj.metadata.finalizers, []);
+  });
+});
+
 describe('PersistentVolumeClaim: invalid creates carry the apiserver messages', () => {
   const rows: Array<[string, KubeObject, string]> = [
     [

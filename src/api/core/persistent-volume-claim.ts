@@ -3,7 +3,9 @@
 //
 // Owns the PVC's API behaviour as kube-apiserver 1.32 has it: v1 defaulting
 // (volumeMode Filesystem, phase Pending, resource lists canonicalised), the
-// strategy (status reset to Pending on create and kept on main writes;
+// strategy (status reset to Pending and the pvc-protection finalizer added on
+// create — the latter is upstream's StorageObjectInUseProtection admission
+// plugin — and status kept on main writes;
 // dataSource / dataSourceRef kept consistent as KEP-1495 wants), validation of
 // the spec, of updates (a claim is immutable except for growing or, after a
 // failed expansion, shrinking back its storage request while bound, setting
@@ -28,6 +30,7 @@ import {
   BETA_STORAGE_CLASS_ANNOTATION,
   SUPPORTED_VOLUME_MODES,
   accessModesAsString,
+  addProtectionFinalizer,
   child,
   dedupeErrors,
   defaultResourceList,
@@ -48,6 +51,13 @@ import {
 } from './persistent-volume.ts';
 
 export type PersistentVolumeClaimPhase = 'Pending' | 'Bound' | 'Lost';
+
+/**
+ * Keeps a claim from going while a pod uses it: added at create (upstream's
+ * StorageObjectInUseProtection admission plugin), removed by the
+ * pvc-protection controller.
+ */
+export const PVC_PROTECTION_FINALIZER = 'kubernetes.io/pvc-protection';
 
 const ZERO: Quantity = { unscaled: 0n, scale: 0, format: 'DecimalSI' };
 
@@ -445,6 +455,7 @@ export const persistentVolumeClaimDef: ResourceDef = {
   defaults: defaultPersistentVolumeClaim,
   prepareForCreate(pvc) {
     pvc.status = { phase: 'Pending' };
+    addProtectionFinalizer(pvc, PVC_PROTECTION_FINALIZER);
     const spec = rec(pvc.spec);
     if (spec !== undefined) {
       enforceDataSourceBackwardsCompatibility(spec, undefined);

@@ -210,6 +210,30 @@ describe('PersistentVolume: defaults and the create strategy', () => {
   });
 });
 
+describe('PersistentVolume: the pv-protection finalizer (StorageObjectInUseProtection admission)', () => {
+  const withFinalizers = (finalizers: string[] | undefined): KubeObject => ({ metadata: { name: 'p', finalizers }, spec: { ...minimal } });
+  const rows: Array<[string, string[] | undefined, string[]]> = [
+    ['2-6 a new PV gets kubernetes.io/pv-protection', undefined, ['kubernetes.io/pv-protection']],
+    ['2-7 a PV that already asks for it gets it once', ['kubernetes.io/pv-protection'], ['kubernetes.io/pv-protection']],
+    ['2-8 other finalizers stay, ours is appended', ['example.com/keep'], ['example.com/keep', 'kubernetes.io/pv-protection']],
+    ['2-9 an empty list is filled', [], ['kubernetes.io/pv-protection']],
+  ];
+  for (const [name, given, want] of rows) {
+    it(name, () => {
+      const { obj, message } = create(pvDef, withFinalizers(given));
+      assert.equal(message, '');
+      assert.deepEqual(obj.metadata.finalizers, want);
+    });
+  }
+
+  it('2-10 an update may remove it (only creates are admitted)', () => {
+    const stored = mustCreate(pvDef, withFinalizers(undefined));
+    const { obj, message } = update(pvDef, stored, { ...stored, metadata: { ...stored.metadata, finalizers: [] } });
+    assert.equal(message, '');
+    assert.deepEqual(obj.metadata.finalizers, []);
+  });
+});
+
 describe('PersistentVolume: update and status strategies', () => {
   const stored = mustCreate(pvDef, pv('p', { ...minimal }));
   const bound = { ...stored, status: { phase: 'Bound', lastPhaseTransitionTime: '2024-01-01T00:00:00Z' } };

@@ -5,7 +5,8 @@
 // per-plugin defaults, capacities rounded up to milli units and canonicalised),
 // the registry strategy (status reset to Pending with a transition time on
 // create, status kept on main writes, lastPhaseTransitionTime maintained on
-// status writes), ValidatePersistentVolume / ValidatePersistentVolumeUpdate with
+// status writes; the pv-protection finalizer added on create, as upstream's
+// StorageObjectInUseProtection admission plugin does), ValidatePersistentVolume / ValidatePersistentVolumeUpdate with
 // upstream's messages and field paths, and the `kubectl get pv` table.
 //
 // It also exports the volume helpers the other storage kinds share (access
@@ -59,6 +60,12 @@ import {
 export const BETA_STORAGE_CLASS_ANNOTATION = 'volume.beta.kubernetes.io/storage-class';
 /** Deprecated mount-options annotation; only some in-tree plugins accept it. */
 export const MOUNT_OPTIONS_ANNOTATION = 'volume.beta.kubernetes.io/mount-options';
+/**
+ * Keeps a PV from going while it is bound: added at create (upstream's
+ * StorageObjectInUseProtection admission plugin), removed by the
+ * pv-protection controller.
+ */
+export const PV_PROTECTION_FINALIZER = 'kubernetes.io/pv-protection';
 
 export type PersistentVolumeAccessMode = 'ReadWriteOnce' | 'ReadOnlyMany' | 'ReadWriteMany' | 'ReadWriteOncePod';
 export type PersistentVolumePhase = 'Pending' | 'Available' | 'Bound' | 'Released' | 'Failed';
@@ -260,6 +267,15 @@ function goResourceList(value: unknown): GoValue {
     .map((k) => `${goQuote(k)}:${goQuote(quantityText(list[k]))}`)
     .join(', ');
   return new GoValue(`core.ResourceList{${body}}`);
+}
+
+/**
+ * The StorageObjectInUseProtection admission step: appends `finalizer` to a
+ * new object's finalizers unless the client already put it there.
+ */
+export function addProtectionFinalizer(obj: KubeObject, finalizer: string): void {
+  const finalizers = obj.metadata.finalizers ?? [];
+  if (!finalizers.includes(finalizer)) obj.metadata.finalizers = [...finalizers, finalizer];
 }
 
 // ---------------------------------------------------------------------------
@@ -1105,6 +1121,7 @@ export function createPersistentVolumeDef(options: PersistentVolumeDefOptions = 
     defaults: defaultPersistentVolume,
     prepareForCreate(pv) {
       pv.status = { phase: 'Pending', lastPhaseTransitionTime: formatTime(now()) };
+      addProtectionFinalizer(pv, PV_PROTECTION_FINALIZER);
     },
     prepareForUpdate(pv, old) {
       keepOldStatus(pv, old);

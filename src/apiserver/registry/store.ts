@@ -95,7 +95,8 @@ export interface DeleteResult {
 export type UpdateFn = (current: KubeObject) => KubeObject;
 
 export interface UpdateOptions extends WriteOptions {
-  subresource: '' | 'status';
+  /** `finalize` is the Namespace subresource that changes only spec.finalizers. */
+  subresource: '' | 'status' | 'finalize';
   /** True when the caller pinned no resourceVersion, so conflicts are retried here. */
   retryOnConflict: boolean;
 }
@@ -397,6 +398,11 @@ export class RegistryStore {
       next = deepCopy(current);
       if (desired.status === undefined) delete next.status;
       else next.status = desired.status;
+    } else if (subresource === 'finalize') {
+      // A namespace's /finalize changes its spec.finalizers only.
+      next = deepCopy(current);
+      const finalizers = (desired.spec as { finalizers?: unknown } | undefined)?.finalizers;
+      next.spec = { ...((next.spec as object | undefined) ?? {}), finalizers: Array.isArray(finalizers) ? finalizers : [] };
     } else {
       next = desired;
       next.apiVersion = apiVersionOf(def);
@@ -422,9 +428,10 @@ export class RegistryStore {
     delete nm.selfLink;
 
     def.defaults?.(next);
-    this.#recordManagedFields(def, subresource, current, next, sentManagedFields, options);
+    // A namespace's /finalize is recorded like a write to the main resource.
+    this.#recordManagedFields(def, subresource === 'finalize' ? '' : subresource, current, next, sentManagedFields, options);
     if (subresource === '') def.prepareForUpdate?.(next, current);
-    else def.prepareForStatusUpdate?.(next, current);
+    else if (subresource === 'status') def.prepareForStatusUpdate?.(next, current);
 
     if (def.hasGeneration) {
       const changed = !isDeepStrictEqual(specOf(next), specOf(current));

@@ -1,0 +1,171 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { VolumeIndex, checkNodeAffinity, checkVolumeSatisfyClaim, findMatchingVolume, type MatchOptions } from './volume-matching.ts';
+import type { PersistentVolume, PersistentVolumeAccessMode, PersistentVolumeClaim } from './volume-types.ts';
+
+interface VolumeOpts {
+  phase?: 'Pending' | 'Available' | 'Bound' | 'Released' | 'Failed';
+  klass?: string;
+  modes?: PersistentVolumeAccessMode[];
+  volumeMode?: 'Filesystem' | 'Block';
+  labels?: Record<string, string>;
+  claimRef?: { name: string; namespace?: string; uid?: string };
+  node?: string;
+  deleting?: boolean;
+}
+
+function pv(name: string, size: string, o: VolumeOpts = {}): PersistentVolume {
+  return {
+    metadata: { name, labels: o.labels, ...(o.deleting === true ? { deletionTimestamp: '2026-01-01T00:00:00Z' } : {}) },
+    spec: {
+      capacity: { storage: size },
+      accessModes: o.modes ?? ['ReadWriteOnce'],
+      storageClassName: o.klass ?? '',
+      ...(o.volumeMode === undefined ? {} : { volumeMode: o.volumeMode }),
+      ...(o.claimRef === undefined ? {} : { claimRef: { namespace: 'ns', ...o.claimRef } }),
+      ...(o.node === undefined
+        ? {}
+        : { nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: [o.node] }] }] } } }),
+      hostPath: { path: `/tmp/${name}` },
+    },
+    status: { phase: o.phase ?? 'Available' },
+  };
+}
+
+interface ClaimOpts {
+  klass?: string | null;
+  modes?: PersistentVolumeAccessMode[];
+  volumeMode?: 'Filesystem' | 'Block';
+  selector?: Record<string, string>;
+}
+
+function pvc(name: string, size: string, o: ClaimOpts = {}): PersistentVolumeClaim {
+  return {
+    metadata: { name, namespace: 'ns', uid: `uid-${name}` },
+    spec: {
+      accessModes: o.modes ?? ['ReadWriteOnce'],
+      resources: { requests: { storage: size } },
+      ...(o.klass === null ? {} : { storageClassName: o.klass ?? '' }),
+      ...(o.volumeMode === undefined ? {} : { volumeMode: o.volumeMode }),
+      ...(o.selector === undefined ? {} : { selector: { matchLabels: o.selector } }),
+    },
+  };
+}
+
+const node1 = { name: 'node1', labels: { 'kubernetes.io/hostname': 'node1' } };
+
+describe('findBestMatchForClaim', () => {
+  const rows: { name: string; volumes: PersistentVolume[]; claim: PersistentVolumeClaim; options?: MatchOptions; want: string | undefined }[] = [
+    { name: 'smallest volume that fits wins', volumes: [pv('10g', '10Gi'), pv('1g', '1Gi'), pv('5g', '5Gi')], claim: pvc('c', '2Gi'), want: '5g' },
+    { name: 'exact size fits', volumes: [pv('1g', '1Gi')], claim: pvc('c', '1Gi'), want: '1g' },
+    { name: 'nothing large enough', volumes: [pv('1g', '1Gi')], claim: pvc('c', '10Gi'), want: undefined },
+    { name: 'quantities compare by value, not text', volumes: [pv('a', '1000Mi'), pv('b', '1G')], claim: pvc('c', '1000M'), want: 'b' },
+    { name: 'class must match', volumes: [pv('small', '1Gi'), pv('gold', '10Gi', { klass: 'gold' })], claim: pvc('c', '1Gi', { klass: 'gold' }), want: 'gold' },
+    { name: 'no class binds only class-less volumes', volumes: [pv('gold', '1Gi', { klass: 'gold' }), pv('plain', '10Gi')], claim: pvc('c', '1Gi', { klass: null }), want: 'plain' },
+    { name: 'access modes must all be offered', volumes: [pv('rwo', '1Gi'), pv('rwx', '5Gi', { modes: ['ReadWriteOnce', 'ReadWriteMany'] })], claim: pvc('c', '1Gi', { modes: ['ReadWriteMany'] }), want: 'rwx' },
+    {
+      name: 'fewer access modes preferred over smaller size',
+      volumes: [pv('many', '1Gi', { modes: ['ReadWriteOnce', 'ReadOnlyMany', 'ReadWriteMany'] }), pv('one', '5Gi')],
+      claim: pvc('c', '1Gi'),
+      want: 'one',
+    },
+    { name: 'block claim does not take a filesystem volume', volumes: [pv('fs', '1Gi')], claim: pvc('c', '1Gi', { volumeMode: 'Block' }), want: undefined },
+    { name: 'block claim takes a block volume', volumes: [pv('fs', '1Gi'), pv('blk', '1Gi', { volumeMode: 'Block' })], claim: pvc('c', '1Gi', { volumeMode: 'Block' }), want: 'blk' },
+    { name: 'selector filters labels', volumes: [pv('a', '1Gi'), pv('b', '2Gi', { labels: { tier: 'fast' } })], claim: pvc('c', '1Gi', { selector: { tier: 'fast' } }), want: 'b' },
+    { name: 'selector that matches nothing', volumes: [pv('a', '1Gi')], claim: pvc('c', '1Gi', { selector: { tier: 'fast' } }), want: undefined },
+    { name: 'only Available volumes', volumes: [pv('p', '1Gi', { phase: 'Pending' }), pv('r', '1Gi', { phase: 'Released' }), pv('f', '1Gi', { phase: 'Failed' })], claim: pvc('c', '1Gi'), want: undefined },
+    { name: 'volume being deleted is skipped', volumes: [pv('d', '1Gi', { deleting: true })], claim: pvc('c', '1Gi'), want: undefined },
+    { name: 'volume pre-bound to another claim is skipped', volumes: [pv('other', '1Gi', { claimRef: { name: 'other' } })], claim: pvc('c', '1Gi'), want: undefined },
+    { name: 'pre-bound volume wins over a smaller one', volumes: [pv('mine', '10Gi', { claimRef: { name: 'c' } }), pv('small', '1Gi')], claim: pvc('c', '1Gi'), want: 'mine' },
+    { name: 'pre-bound by uid wins', volumes: [pv('mine', '10Gi', { claimRef: { name: 'c', uid: 'uid-c' } }), pv('small', '1Gi')], claim: pvc('c', '1Gi'), want: 'mine' },
+    { name: 'pre-bound to an older claim of the same name is skipped', volumes: [pv('old', '10Gi', { claimRef: { name: 'c', uid: 'uid-old' } })], claim: pvc('c', '1Gi'), want: undefined },
+    { name: 'pre-bound ignores class and phase', volumes: [pv('mine', '1Gi', { claimRef: { name: 'c' }, klass: 'gold', phase: 'Pending' })], claim: pvc('c', '1Gi'), want: 'mine' },
+    { name: 'pre-bound still needs the size', volumes: [pv('mine', '1Gi', { claimRef: { name: 'c' } })], claim: pvc('c', '2Gi'), want: undefined },
+    { name: 'delayed binding without a node: only pre-bound', volumes: [pv('a', '1Gi')], claim: pvc('c', '1Gi'), options: { delayBinding: true }, want: undefined },
+    { name: 'delayed binding, pre-bound volume', volumes: [pv('a', '1Gi', { claimRef: { name: 'c' } })], claim: pvc('c', '1Gi'), options: { delayBinding: true }, want: 'a' },
+    { name: 'node affinity checked when the node is known', volumes: [pv('n2', '1Gi', { node: 'node2' }), pv('n1', '5Gi', { node: 'node1' })], claim: pvc('c', '1Gi'), options: { delayBinding: true, node: node1 }, want: 'n1' },
+    { name: 'node affinity ignored when no node is known', volumes: [pv('n2', '1Gi', { node: 'node2' })], claim: pvc('c', '1Gi'), want: 'n2' },
+    { name: 'pre-bound volume on another node does not fit', volumes: [pv('a', '1Gi', { node: 'node2', claimRef: { name: 'c' } })], claim: pvc('c', '1Gi'), options: { node: node1 }, want: undefined },
+  ];
+  for (const row of rows) {
+    it(`${row.name} (index)`, () => {
+      const index = new VolumeIndex();
+      for (const v of row.volumes) index.put(v);
+      assert.equal(index.findBestMatchForClaim(row.claim, row.options)?.metadata.name, row.want);
+    });
+    it(`${row.name} (scan)`, () => {
+      assert.equal(findMatchingVolume(row.claim, row.volumes, row.options)?.metadata.name, row.want);
+    });
+  }
+});
+
+describe('VolumeIndex updates', () => {
+  it('a volume that becomes Bound leaves the available set, and comes back when Available again', () => {
+    const index = new VolumeIndex();
+    index.put(pv('a', '1Gi'));
+    assert.equal(index.findBestMatchForClaim(pvc('c', '1Gi'))?.metadata.name, 'a');
+    index.put(pv('a', '1Gi', { phase: 'Bound', claimRef: { name: 'x', uid: 'u' } }));
+    assert.equal(index.findBestMatchForClaim(pvc('c', '1Gi')), undefined);
+    index.put(pv('a', '1Gi'));
+    assert.equal(index.findBestMatchForClaim(pvc('c', '1Gi'))?.metadata.name, 'a');
+    index.remove('a');
+    assert.equal(index.findBestMatchForClaim(pvc('c', '1Gi')), undefined);
+    assert.equal(index.size, 0);
+  });
+
+  it('a resized volume moves within its group', () => {
+    const index = new VolumeIndex();
+    index.put(pv('a', '1Gi'));
+    index.put(pv('b', '2Gi'));
+    index.put(pv('a', '3Gi'));
+    assert.equal(index.findBestMatchForClaim(pvc('c', '1Gi'))?.metadata.name, 'b');
+  });
+});
+
+describe('VolumeIndex at scale', () => {
+  it('matching one claim among 100,000 volumes looks at far fewer than 100,000', () => {
+    const index = new VolumeIndex();
+    const count = 100_000;
+    for (let i = 0; i < count; i++) {
+      const klass = i % 4 === 0 ? 'gold' : '';
+      index.put(pv(`v${i}`, `${1 + (i % 5000)}Mi`, { klass, labels: { rack: String(i % 100) } }));
+    }
+    index.resetComparisons();
+    const match = index.findBestMatchForClaim(pvc('c', '4000Mi'));
+    assert.equal(match?.spec.capacity?.storage, '4000Mi');
+    assert.ok(index.comparisons < 40, `plain claim took ${index.comparisons} comparisons`);
+
+    // A selector narrows further: scan upward from the first fitting size, still far from a full scan.
+    index.resetComparisons();
+    const selected = index.findBestMatchForClaim(pvc('c', '4000Mi', { selector: { rack: '7' } }));
+    assert.equal(selected?.metadata.labels?.rack, '7');
+    assert.ok(index.comparisons < 2_000, `selector claim took ${index.comparisons} comparisons`);
+
+    // The scan finds the same volume as the index (the reference implementation).
+    assert.equal(findMatchingVolume(pvc('c', '4000Mi'), index.list())?.spec.capacity?.storage, '4000Mi');
+  });
+});
+
+describe('checkVolumeSatisfyClaim', () => {
+  const rows: [string, PersistentVolume, PersistentVolumeClaim, string | undefined][] = [
+    ['fits', pv('a', '1Gi'), pvc('c', '1Gi'), undefined],
+    ['too small', pv('a', '1Gi'), pvc('c', '2Gi'), 'requested PV is too small'],
+    ['class differs', pv('a', '1Gi', { klass: 'gold' }), pvc('c', '1Gi'), 'storageClassName does not match'],
+    ['volume mode differs', pv('a', '1Gi', { volumeMode: 'Block' }), pvc('c', '1Gi'), 'incompatible volumeMode'],
+    ['access mode missing', pv('a', '1Gi'), pvc('c', '1Gi', { modes: ['ReadWriteMany'] }), 'incompatible accessMode'],
+    ['being deleted', pv('a', '1Gi', { deleting: true }), pvc('c', '1Gi'), 'the volume is marked for deletion "a"'],
+  ];
+  for (const [name, volume, claim, want] of rows) it(name, () => assert.equal(checkVolumeSatisfyClaim(volume, claim), want));
+});
+
+describe('checkNodeAffinity', () => {
+  it('no affinity fits every node; a term must hold entirely', () => {
+    assert.equal(checkNodeAffinity(pv('a', '1Gi'), node1), true);
+    assert.equal(checkNodeAffinity(pv('a', '1Gi', { node: 'node1' }), node1), true);
+    assert.equal(checkNodeAffinity(pv('a', '1Gi', { node: 'node2' }), node1), false);
+    const twoTerms = pv('a', '1Gi', { node: 'node2' });
+    twoTerms.spec.nodeAffinity!.required!.nodeSelectorTerms.push({ matchExpressions: [{ key: 'zone', operator: 'Exists' }] });
+    assert.equal(checkNodeAffinity(twoTerms, node1), false);
+    assert.equal(checkNodeAffinity(twoTerms, { name: 'x', labels: { zone: 'z' } }), true);
+  });
+});

@@ -1,0 +1,325 @@
+// The field manager of one resource (and subresource): it keeps
+// metadata.managedFields right on every write and performs server-side apply.
+// It is upstream's chain of field managers (versionCheck → lastAppliedUpdater →
+// skipNonApplied → capManagers → buildManagerInfo → managedFieldsUpdater →
+// stripMeta → structured merge), flattened into two methods:
+//
+// update(live, next, manager): a create, update or non-apply patch. Every field the
+//   request added or changed becomes the manager's (its Update entry, time now);
+//   those fields leave every other manager, Apply managers included — an update
+//   always wins, and the applier will hear of it as a conflict on its next apply.
+//   Fields the request removed leave everybody. Objects that have no managedFields
+//   are not tracked by updates until their first apply (upstream's skipNonApplied),
+//   which first gives the existing fields to `before-first-apply`.
+//
+// apply(live, config, manager, force): the configuration is merged into the live
+//   object; what the manager applied last time and no longer applies is removed
+//   unless another manager owns it too; any field the merge would change that
+//   another manager owns is a conflict (409) unless `force`, which takes it over.
+//   The manager's Apply entry becomes exactly the fields of the configuration.
+//   Applying the same configuration again changes nothing.
+//
+// apiVersion, kind and the system metadata fields are never owned (stripMeta).
+// A status write owns status only, a main-resource write never owns status (the
+// reset fields of the kinds' strategies).
+
+import { isDeepStrictEqual } from 'node:util';
+import { newBadRequest, StatusError } from '../errors.ts';
+import { patchSchemaFor, type PatchSchema } from '../patch/index.ts';
+import { deepCopy, isPlainObject, type KubeObject, type ManagedFieldsEntry } from '../types.ts';
+import { FieldSet, fieldElement, type Path } from './field-set.ts';
+import {
+  capUpdateManagers,
+  decodeManagedFields,
+  encodeManagedFields,
+  managerKey,
+  newApplyConflict,
+  ManagedFieldsDecodeError,
+  type Conflict,
+  type Managed,
+  type ManagerId,
+} from './managers.ts';
+import { compare, dropNulls, merge, prune, toFieldSet, type Comparison } from './structure.ts';
+
+export const LAST_APPLIED_ANNOTATION = 'kubectl.kubernetes.io/last-applied-configuration';
+const BEFORE_FIRST_APPLY = 'before-first-apply';
+const UNKNOWN_MANAGER = 'unknown';
+
+export interface FieldManagerOptions {
+  /** API group ('' for core). */
+  readonly group: string;
+  readonly version: string;
+  readonly kind: string;
+  readonly subresource: '' | 'status';
+  /** Whether the kind has a status that the main resource does not write. */
+  readonly hasStatus: boolean;
+}
+
+function metaPath(...names: string[]): Path {
+  return names.map(fieldElement);
+}
+
+// Fields no manager ever owns.
+const STRIP_SET = FieldSet.of(
+  metaPath('apiVersion'),
+  metaPath('kind'),
+  metaPath('metadata'),
+  ...['name', 'namespace', 'creationTimestamp', 'selfLink', 'uid', 'clusterName', 'generation', 'managedFields', 'resourceVersion'].map(
+    (f) => metaPath('metadata', f),
+  ),
+);
+
+// Struct fields that exist, empty, in the Go zero value of a kind: an update that
+// fills them does not "add" them (so their FieldsV1 node carries no ".").
+const ZERO_STRUCTS: Readonly<Record<string, readonly string[]>> = {
+  '/PersistentVolumeClaim': ['spec.resources'],
+  'apps/Deployment': ['spec.template', 'spec.template.metadata', 'spec.template.spec', 'spec.strategy'],
+  'apps/ReplicaSet': ['spec.template', 'spec.template.metadata', 'spec.template.spec'],
+  'apps/StatefulSet': ['spec.template', 'spec.template.metadata', 'spec.template.spec', 'spec.updateStrategy'],
+  'apps/DaemonSet': ['spec.template', 'spec.template.metadata', 'spec.template.spec', 'spec.updateStrategy'],
+  'batch/Job': ['spec.template', 'spec.template.metadata', 'spec.template.spec'],
+  'batch/CronJob': ['spec.jobTemplate', 'spec.jobTemplate.spec', 'spec.jobTemplate.spec.template', 'spec.jobTemplate.spec.template.spec'],
+  'storage.k8s.io/VolumeAttachment': ['spec.source'],
+};
+
+function withoutManagedFields(obj: KubeObject): KubeObject {
+  const copy = deepCopy(obj);
+  delete copy.metadata.managedFields;
+  return copy;
+}
+
+/** managedFields: [] or [{}] mean "forget them". */
+function isReset(entries: readonly ManagedFieldsEntry[] | undefined): boolean {
+  if (!Array.isArray(entries)) return false;
+  if (entries.length === 0) return true;
+  return entries.length === 1 && isPlainObject(entries[0]) && Object.keys(entries[0]).length === 0;
+}
+
+/** Go's json.Encoder output for a map: sorted keys, HTML characters escaped, a final newline. */
+function goJson(value: unknown): string {
+  const walk = (v: unknown): string => {
+    if (Array.isArray(v)) return `[${v.map(walk).join(',')}]`;
+    if (isPlainObject(v)) {
+      const keys = Object.keys(v).filter((k) => v[k] !== undefined).sort();
+      return `{${keys.map((k) => `${JSON.stringify(k)}:${walk(v[k])}`).join(',')}}`;
+    }
+    return JSON.stringify(v ?? null);
+  };
+  const escaped = walk(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return `${escaped}\n`;
+}
+
+export class FieldManager {
+  readonly #options: FieldManagerOptions;
+  readonly #schema: PatchSchema;
+  readonly #apiVersion: string;
+
+  constructor(options: FieldManagerOptions) {
+    this.#options = options;
+    this.#schema = patchSchemaFor(options.group, options.kind);
+    this.#apiVersion = options.group === '' ? options.version : `${options.group}/${options.version}`;
+  }
+
+  #id(manager: string, operation: 'Apply' | 'Update'): ManagerId {
+    const id: { manager: string; operation: 'Apply' | 'Update'; apiVersion?: string; subresource?: string } = {
+      manager: manager === '' ? UNKNOWN_MANAGER : manager,
+      operation,
+    };
+    if (operation === 'Update') id.apiVersion = this.#apiVersion;
+    if (this.#options.subresource !== '') id.subresource = this.#options.subresource;
+    return id;
+  }
+
+  /** The object a create starts from: Go's zero value, shaped like `next`. */
+  #zeroObject(next: KubeObject): KubeObject {
+    const zero: KubeObject = { metadata: {} };
+    for (const top of ['spec', 'status']) if (isPlainObject(next[top])) zero[top] = {};
+    for (const path of ZERO_STRUCTS[`${this.#options.group}/${this.#options.kind}`] ?? []) {
+      const parts = path.split('.');
+      let src: unknown = next;
+      let dst: Record<string, unknown> = zero;
+      for (const p of parts) {
+        src = isPlainObject(src) ? src[p] : undefined;
+        if (!isPlainObject(src)) break;
+        if (!isPlainObject(dst[p])) dst[p] = {};
+        dst = dst[p] as Record<string, unknown>;
+      }
+    }
+    return zero;
+  }
+
+  /**
+   * The managedFields of `next` after a non-apply write by `manager` (`live` undefined for
+   * a create). managedFields sent in `next` are taken as the starting point, as upstream
+   * does; `[]` resets them. Returns undefined when the object carries none.
+   */
+  update(live: KubeObject | undefined, next: KubeObject, manager: string, now: Date): ManagedFieldsEntry[] | undefined {
+    // Sent managedFields win unless they are absent, empty or unreadable (clients that do
+    // not know them must not erase them); a subresource write never sets them.
+    const liveEntries = live?.metadata.managedFields;
+    const sent = next.metadata.managedFields;
+    let managed: Managed;
+    if (this.#options.subresource !== '') managed = decodeOrEmpty(liveEntries);
+    else if (isReset(sent)) managed = new Map();
+    else {
+      const fromRequest = decodeOrEmpty(sent);
+      managed = fromRequest.size > 0 ? fromRequest : decodeOrEmpty(liveEntries);
+    }
+    // Updates start tracking an existing object only once it has been applied to.
+    if (managed.size === 0 && live !== undefined) return undefined;
+    const from = live === undefined ? this.#zeroObject(next) : withoutManagedFields(live);
+    this.#recordUpdate(managed, from, withoutManagedFields(next), this.#id(manager, 'Update'), now);
+    capUpdateManagers(managed);
+    return encodeManagedFields(managed);
+  }
+
+  #recordUpdate(managed: Managed, from: unknown, to: unknown, id: ManagerId, now: Date): void {
+    const c = this.#updateManagers(managed, from, to, undefined, true);
+    const own = c.modified.union(c.added).difference(c.removed).difference(STRIP_SET);
+    if (own.isEmpty()) return;
+    const key = managerKey(id);
+    const previous = managed.get(key);
+    managed.set(key, {
+      id,
+      set: previous === undefined ? own : own.union(previous.set),
+      apiVersion: this.#apiVersion,
+      time: formatSeconds(now),
+    });
+  }
+
+  /**
+   * Takes what changed from `from` to `to` away from every manager but `workflow`;
+   * fields another manager owns that changed are conflicts when not `force`d.
+   */
+  #updateManagers(managed: Managed, from: unknown, to: unknown, workflow: string | undefined, force: boolean): Comparison {
+    const c = compare(from, to, this.#schema);
+    const changed = c.modified.union(c.added);
+    const conflicts: Conflict[] = [];
+    const taken = new Map<string, FieldSet>();
+    for (const [key, entry] of managed) {
+      if (key === workflow) continue;
+      const lost = entry.set.intersection(changed);
+      if (!lost.isEmpty()) {
+        taken.set(key, lost);
+        for (const path of lost.paths()) conflicts.push({ manager: key, path });
+      }
+    }
+    if (!force && conflicts.length > 0) {
+      conflicts.sort((a, b) => (a.manager < b.manager ? -1 : a.manager > b.manager ? 1 : 0));
+      throw newApplyConflict(conflicts);
+    }
+    for (const [key, entry] of [...managed]) {
+      if (key === workflow) continue;
+      let set = entry.set;
+      const lost = taken.get(key);
+      if (lost !== undefined) set = set.difference(lost);
+      if (!c.removed.isEmpty()) set = set.difference(c.removed);
+      if (set.isEmpty()) managed.delete(key);
+      else entry.set = set;
+    }
+    return c;
+  }
+
+  /** The part of an applied configuration this endpoint writes (no status on the main resource, only status on /status). */
+  #scopeConfig(config: KubeObject): KubeObject {
+    const copy = withoutManagedFields(config);
+    if (this.#options.subresource === 'status') {
+      const scoped: KubeObject = { metadata: {} };
+      if (copy.apiVersion !== undefined) scoped.apiVersion = copy.apiVersion;
+      if (copy.kind !== undefined) scoped.kind = copy.kind;
+      if (copy.metadata.name !== undefined) scoped.metadata.name = copy.metadata.name;
+      if (copy.metadata.namespace !== undefined) scoped.metadata.namespace = copy.metadata.namespace;
+      if (copy.status !== undefined) scoped.status = copy.status;
+      return scoped;
+    }
+    if (this.#options.hasStatus) delete copy.status;
+    return copy;
+  }
+
+  /**
+   * Server-side apply of `config` by `manager` to `live` (undefined: the object does not
+   * exist yet). Returns the object to store, managedFields included.
+   * @throws StatusError 400 for a configuration of another type or carrying managedFields,
+   *   409 with FieldManagerConflict causes for conflicts.
+   */
+  apply(live: KubeObject | undefined, config: KubeObject, manager: string, force: boolean, now: Date): KubeObject {
+    const gvk = `${this.#options.group}/${this.#options.version}, Kind=${this.#options.kind}`;
+    const apiVersion = typeof config.apiVersion === 'string' ? config.apiVersion : '';
+    const slash = apiVersion.indexOf('/');
+    const got = `${slash < 0 ? '' : apiVersion.slice(0, slash)}/${slash < 0 ? apiVersion : apiVersion.slice(slash + 1)}, Kind=${typeof config.kind === 'string' ? config.kind : ''}`;
+    if (got !== gvk) throw newBadRequest(`invalid object type: ${got}`);
+    if (config.metadata.managedFields !== undefined && config.metadata.managedFields !== null) {
+      throw newBadRequest('metadata.managedFields must be nil');
+    }
+
+    let managed: Managed;
+    try {
+      managed = decodeManagedFields(live?.metadata.managedFields);
+    } catch (err) {
+      if (err instanceof ManagedFieldsDecodeError) {
+        throw new StatusError(500, 'InternalError', `Internal error occurred: failed to decode managed fields: ${err.message}`);
+      }
+      throw err;
+    }
+    let liveObj: KubeObject = live === undefined ? { apiVersion: this.#apiVersion, kind: this.#options.kind, metadata: {} } : withoutManagedFields(live);
+    if (managed.size === 0 && live !== undefined) {
+      // The first apply to an untracked object: what is there belongs to before-first-apply.
+      this.#recordUpdate(managed, this.#zeroObject(liveObj), liveObj, this.#id(BEFORE_FIRST_APPLY, 'Update'), now);
+    }
+
+    const scoped = this.#scopeConfig(config);
+    const id = this.#id(manager, 'Apply');
+    const key = managerKey(id);
+    const merged = merge(liveObj, scoped, this.#schema);
+    const previous = managed.get(key);
+    managed.set(key, { id, set: toFieldSet(scoped, this.#schema), apiVersion: this.#apiVersion, time: previous?.time });
+    let pruned = merged;
+    if (previous !== undefined && !previous.set.isEmpty()) {
+      let owned = new FieldSet();
+      for (const e of managed.values()) owned = owned.union(e.set);
+      pruned = prune(merged, previous.set.withNamedFieldsAsMembers(), owned.withNamedFieldsAsMembers(), this.#schema);
+    }
+    this.#updateManagers(managed, liveObj, pruned, key, force);
+
+    const mine = managed.get(key);
+    if (mine !== undefined) {
+      mine.set = mine.set.difference(STRIP_SET);
+      if (mine.set.isEmpty()) managed.delete(key);
+    }
+    const unchanged = isDeepStrictEqual(liveObj, pruned);
+    if (!unchanged) {
+      const entry = managed.get(key);
+      if (entry !== undefined) entry.time = formatSeconds(now);
+      liveObj = dropNulls(pruned) as KubeObject;
+      if (!isPlainObject(liveObj.metadata)) liveObj.metadata = {};
+    }
+    const result = liveObj;
+
+    // kubectl's own server-side apply keeps a client-side apply annotation in step.
+    const annotations = result.metadata.annotations;
+    if (manager === 'kubectl' && typeof annotations?.[LAST_APPLIED_ANNOTATION] === 'string' && annotations[LAST_APPLIED_ANNOTATION] !== '') {
+      const applied = deepCopy(config);
+      // As upstream: an annotations map left empty stays, as `{}`.
+      if (applied.metadata.annotations !== undefined) delete applied.metadata.annotations[LAST_APPLIED_ANNOTATION];
+      annotations[LAST_APPLIED_ANNOTATION] = goJson(applied);
+    }
+
+    const encoded = encodeManagedFields(managed);
+    if (encoded === undefined) delete result.metadata.managedFields;
+    else result.metadata.managedFields = encoded;
+    return result;
+  }
+}
+
+function decodeOrEmpty(entries: readonly ManagedFieldsEntry[] | undefined): Managed {
+  try {
+    return decodeManagedFields(entries);
+  } catch (err) {
+    if (err instanceof ManagedFieldsDecodeError) return new Map();
+    throw err;
+  }
+}
+
+function formatSeconds(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}

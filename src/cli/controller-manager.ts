@@ -1,0 +1,124 @@
+// The controller manager of the all-in-one volplane: one API client, one
+// shared informer factory and one event recorder for every control-plane
+// controller, as kube-controller-manager shares them. Controllers run only
+// while this process holds the `volplane-controller-manager` Lease, so two
+// control planes on one store have one active set of controllers.
+//
+// Every controller talks to the API server over HTTPS like any other client;
+// none of them sees the store.
+
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { toError, type Logger } from '../base/index.ts';
+import {
+  EventRecorder,
+  RestClient,
+  runLeaderElection,
+  SharedInformerFactory,
+  type ClientConfig,
+} from '../client/index.ts';
+import { startGarbageCollectorController } from '../controllers/garbagecollector/index.ts';
+import { startNamespaceController } from '../controllers/namespace/index.ts';
+import { startPersistentVolumeController } from '../controllers/persistentvolume/index.ts';
+import type { Provisioner } from '../volume/provisioner.ts';
+import { HostPathProvisioner } from '../volume/provisioners/hostpath/index.ts';
+
+export interface ControllerContext {
+  client: RestClient;
+  informers: SharedInformerFactory;
+  recorder: EventRecorder;
+  logger: Logger;
+}
+
+interface ControllerDescriptor {
+  name: string;
+  start(ctx: ControllerContext, signal: AbortSignal, options: ControllerManagerOptions): Promise<void>;
+}
+
+export interface ControllerManagerOptions {
+  client: ClientConfig;
+  dataDir: string;
+  logger: Logger;
+  /** Names of controllers to run; default all. */
+  controllers?: readonly string[];
+  /** The node volumes of in-tree provisioners land on when a claim names none. */
+  nodeName?: string;
+}
+
+export interface ControllerManager {
+  /** Names of the controllers this manager runs. */
+  readonly controllers: readonly string[];
+  stop(): Promise<void>;
+}
+
+/** volplane's in-tree provisioners, by provisioner name. */
+function inTreeProvisioners(options: ControllerManagerOptions): Map<string, Provisioner> {
+  const hostpath = new HostPathProvisioner({ dataDir: options.dataDir, defaultNode: options.nodeName ?? hostname() });
+  return new Map<string, Provisioner>([[hostpath.name, hostpath]]);
+}
+
+const CONTROLLERS: readonly ControllerDescriptor[] = [
+  { name: 'garbagecollector', start: (ctx, signal) => startGarbageCollectorController(ctx, signal) },
+  { name: 'namespace', start: (ctx, signal) => startNamespaceController(ctx, signal) },
+  {
+    name: 'persistentvolume-binder',
+    start: (ctx, signal, options) =>
+      startPersistentVolumeController({ ...ctx, provisioners: inTreeProvisioners(options) }, signal),
+  },
+];
+
+export const ALL_CONTROLLERS: readonly string[] = CONTROLLERS.map((d) => d.name);
+
+export function startControllerManager(options: ControllerManagerOptions): ControllerManager {
+  const logger = options.logger.child({ component: 'controller-manager' });
+  const wanted = new Set(options.controllers ?? ALL_CONTROLLERS);
+  const selected = CONTROLLERS.filter((d) => wanted.has(d.name));
+  const client = new RestClient(options.client);
+  const recorder = new EventRecorder({ client, component: 'volplane-controller-manager', host: hostname(), logger });
+  const stop = new AbortController();
+
+  const lead = async (leading: AbortSignal): Promise<void> => {
+    const informers = new SharedInformerFactory({ client, logger });
+    const running: Promise<void>[] = [];
+    for (const d of selected) {
+      const ctx: ControllerContext = { client, informers, recorder: recorder.withComponent(d.name), logger: logger.child({ controller: d.name }) };
+      running.push(
+        d.start(ctx, leading, options).catch((err: unknown) => {
+          if (!leading.aborted) logger.error({ err: toError(err), controller: d.name }, 'controller failed');
+        }),
+      );
+    }
+    informers.start(leading);
+    logger.info({ controllers: selected.map((d) => d.name) }, 'controllers started');
+    await Promise.all(running);
+    await new Promise<void>((resolve) => {
+      if (leading.aborted) resolve();
+      else leading.addEventListener('abort', () => resolve(), { once: true });
+    });
+    await informers.stopped();
+  };
+
+  const identity = `${hostname()}_${randomUUID()}`;
+  const elected = (async () => {
+    while (!stop.signal.aborted) {
+      await runLeaderElection({
+        client,
+        name: 'volplane-controller-manager',
+        identity,
+        signal: stop.signal,
+        logger,
+        onStartedLeading: lead,
+      }).catch((err: unknown) => logger.error({ err: toError(err) }, 'leader election failed'));
+    }
+  })();
+
+  return {
+    controllers: selected.map((d) => d.name),
+    async stop() {
+      stop.abort();
+      await elected;
+      await recorder.dispose();
+      client.close();
+    },
+  };
+}

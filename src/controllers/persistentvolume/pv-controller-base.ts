@@ -1,0 +1,327 @@
+// The machinery around the PV controller's two sync functions, as upstream's
+// pv_controller_base.go: informers feed two caches and two work queues; a
+// claim worker and a volume worker take keys and call syncClaim/syncVolume.
+//
+// - Event handlers only store the object and enqueue its key. The workers
+//   read the informer again to tell an update from a delete.
+// - The controller keeps its own caches (a VolumeIndex and a claim map)
+//   besides the informers', because it writes objects and must act on what it
+//   wrote before the watch echoes it back. An older resourceVersion never
+//   overwrites a newer one (storeObjectUpdate).
+// - Long operations (provision, delete, recycle) run beside the workers, one
+//   per name at a time (upstream's goroutinemap); a failed one requeues its
+//   object with backoff.
+// - Every resyncMs all claims and volumes are queued again, which is how
+//   upstream retries what no event will trigger (a volume appearing that a
+//   Pending claim could use, an external provisioner that never came).
+//
+// isIdle() is for tests: no key queued, waiting for a backoff or being
+// synced, and no operation running.
+
+import type { KubeObject } from '../../apimachinery/index.ts';
+import type { PersistentVolume, PersistentVolumeClaim, StorageClass } from '../../api/core/volume-types.ts';
+import { VolumeIndex } from '../../api/core/volume-matching.ts';
+import type { Logger } from '../../base/index.ts';
+import { CancelledError, toError } from '../../base/index.ts';
+import {
+  EventRecorder,
+  Informer,
+  SharedInformerFactory,
+  WorkQueue,
+  objectKey,
+  resources,
+  runWorkers,
+  type RestClient,
+} from '../../client/index.ts';
+import type { Provisioner } from '../../volume/provisioner.ts';
+import type { Recycler } from './recycler.ts';
+
+export interface PersistentVolumeControllerContext {
+  client: RestClient;
+  informers: SharedInformerFactory;
+  recorder: EventRecorder;
+  logger: Logger;
+  /** In-tree provisioners by name; any other provisioner name is left to an external provisioner. */
+  provisioners: Map<string, Provisioner>;
+  /** How Recycle scrubs volumes (default: HostRecycler, on this machine). */
+  recycler?: Recycler;
+}
+
+export interface PersistentVolumeControllerOptions {
+  /** Period of the full resync (default 15 s, as kube-controller-manager's pvclaimbinder-sync-period). */
+  resyncMs?: number;
+  /** Attempts to save a provisioned PV, and to delete the volume when saving failed (default 5). */
+  createProvisionedPVRetryCount?: number;
+  /** Pause between those attempts (default 10 s). */
+  createProvisionedPVIntervalMs?: number;
+}
+
+/** Numeric resourceVersions compare as numbers; anything else is "not older". */
+function isOlder(rv: string | undefined, than: string | undefined): boolean {
+  if (rv === undefined || than === undefined || !/^\d+$/.test(rv) || !/^\d+$/.test(than)) return false;
+  return rv.length !== than.length ? rv.length < than.length : rv < than;
+}
+
+export abstract class PersistentVolumeControllerBase {
+  protected readonly client: RestClient;
+  protected readonly recorder: EventRecorder;
+  protected readonly logger: Logger;
+  protected readonly provisioners: Map<string, Provisioner>;
+  protected readonly options: Required<PersistentVolumeControllerOptions>;
+
+  /** The controller's view of volumes: every PV, and the available ones indexed for matching. */
+  protected readonly volumes = new VolumeIndex();
+  /** The controller's view of claims by `namespace/name`. */
+  protected readonly claims = new Map<string, PersistentVolumeClaim>();
+
+  protected readonly volumeInformer: Informer<PersistentVolume>;
+  protected readonly claimInformer: Informer<PersistentVolumeClaim>;
+  protected readonly classInformer: Informer<StorageClass>;
+  protected readonly podInformer: Informer<KubeObject>;
+  protected readonly nodeInformer: Informer<KubeObject>;
+
+  readonly #claimQueue = new WorkQueue<string>({ name: 'claims' });
+  readonly #volumeQueue = new WorkQueue<string>({ name: 'volumes' });
+  /** Keys added and not yet synced (including those waiting out a backoff). */
+  readonly #pendingClaims = new Set<string>();
+  readonly #pendingVolumes = new Set<string>();
+  #activeSyncs = 0;
+  readonly #operations = new Map<string, Promise<void>>();
+  #signal: AbortSignal | undefined;
+  #running: Promise<void> | undefined;
+
+  constructor(ctx: PersistentVolumeControllerContext, options: PersistentVolumeControllerOptions = {}) {
+    this.client = ctx.client;
+    this.recorder = ctx.recorder;
+    this.logger = ctx.logger.child({ component: 'persistentvolume-controller' });
+    this.provisioners = ctx.provisioners;
+    this.options = {
+      resyncMs: options.resyncMs ?? 15_000,
+      createProvisionedPVRetryCount: options.createProvisionedPVRetryCount ?? 5,
+      createProvisionedPVIntervalMs: options.createProvisionedPVIntervalMs ?? 10_000,
+    };
+    this.volumeInformer = ctx.informers.informerFor<PersistentVolume>(resources.persistentVolumes);
+    this.claimInformer = ctx.informers.informerFor<PersistentVolumeClaim>(resources.persistentVolumeClaims);
+    this.classInformer = ctx.informers.informerFor<StorageClass>(resources.storageClasses);
+    this.podInformer = ctx.informers.informerFor(resources.pods);
+    this.nodeInformer = ctx.informers.informerFor(resources.nodes);
+  }
+
+  protected abstract syncClaim(claim: PersistentVolumeClaim, signal: AbortSignal): Promise<void>;
+  protected abstract syncVolume(volume: PersistentVolume, signal: AbortSignal): Promise<void>;
+
+  /**
+   * Starts the controller: registers handlers, waits for the caches, starts
+   * the workers and the resync. Resolves once running; stopped() resolves
+   * after `signal` aborted and every worker and operation returned.
+   */
+  async start(signal: AbortSignal): Promise<void> {
+    if (this.#signal !== undefined) throw new Error('the PV controller was already started');
+    this.#signal = signal;
+    const handlers = [
+      this.volumeInformer.addEventHandler({
+        onAdd: (pv) => this.#onVolume(pv),
+        onUpdate: (_old, pv) => this.#onVolume(pv),
+        onDelete: (pv) => this.#onVolumeDeleted(pv),
+      }),
+      this.claimInformer.addEventHandler({
+        onAdd: (pvc) => this.#onClaim(pvc),
+        onUpdate: (_old, pvc) => this.#onClaim(pvc),
+        onDelete: (pvc) => this.#onClaimDeleted(pvc),
+      }),
+      // A new or changed class (a default appearing, say) may unblock Pending claims.
+      this.classInformer.addEventHandler({
+        onAdd: () => this.#enqueueUnboundClaims(),
+        onUpdate: () => this.#enqueueUnboundClaims(),
+      }),
+    ];
+    signal.addEventListener('abort', () => handlers.forEach((h) => h.dispose()), { once: true });
+
+    await Promise.all(
+      [this.volumeInformer, this.claimInformer, this.classInformer, this.podInformer, this.nodeInformer].map((i) => i.waitForSync(signal)),
+    );
+    // Upstream's initializeCaches: start from a full list, then the workers.
+    for (const pv of this.volumeInformer.list()) this.#storeVolumeFromInformer(pv);
+    for (const pvc of this.claimInformer.list()) this.storeClaim(pvc);
+
+    const resync = setInterval(() => this.#resync(), this.options.resyncMs);
+    resync.unref();
+    signal.addEventListener('abort', () => clearInterval(resync), { once: true });
+
+    const workerOptions = { signal, logger: this.logger };
+    this.#running = Promise.all([
+      runWorkers(this.#volumeQueue, 1, (key) => this.#volumeWorker(key, signal), workerOptions),
+      runWorkers(this.#claimQueue, 1, (key) => this.#claimWorker(key, signal), workerOptions),
+    ]).then(() => this.#drainOperations());
+    this.logger.info('started');
+  }
+
+  /** Resolves when the controller has stopped (never before `signal` aborted). */
+  async stopped(): Promise<void> {
+    await this.#running;
+  }
+
+  /** Nothing queued, backing off, syncing or running as an operation. */
+  isIdle(): boolean {
+    return this.#pendingClaims.size === 0 && this.#pendingVolumes.size === 0 && this.#activeSyncs === 0 && this.#operations.size === 0;
+  }
+
+  // -------------------------------------------------------------------------
+  // Queues
+
+  protected enqueueClaim(key: string): void {
+    if (this.#claimQueue.shuttingDown) return;
+    this.#pendingClaims.add(key);
+    this.#claimQueue.add(key);
+  }
+
+  protected enqueueVolume(name: string): void {
+    if (this.#volumeQueue.shuttingDown) return;
+    this.#pendingVolumes.add(name);
+    this.#volumeQueue.add(name);
+  }
+
+  #requeueClaimWithBackoff(key: string): void {
+    if (this.#claimQueue.shuttingDown) return;
+    this.#pendingClaims.add(key);
+    this.#claimQueue.addRateLimited(key);
+  }
+
+  #requeueVolumeWithBackoff(name: string): void {
+    if (this.#volumeQueue.shuttingDown) return;
+    this.#pendingVolumes.add(name);
+    this.#volumeQueue.addRateLimited(name);
+  }
+
+  #enqueueUnboundClaims(): void {
+    for (const [key, pvc] of this.claims) if ((pvc.spec.volumeName ?? '') === '') this.enqueueClaim(key);
+  }
+
+  #resync(): void {
+    for (const pv of this.volumeInformer.list()) this.enqueueVolume(pv.metadata.name ?? '');
+    for (const pvc of this.claimInformer.list()) this.enqueueClaim(objectKey(pvc));
+  }
+
+  // -------------------------------------------------------------------------
+  // Event handlers: store and enqueue, nothing else
+
+  #onVolume(pv: PersistentVolume): void {
+    this.#storeVolumeFromInformer(pv);
+    this.enqueueVolume(pv.metadata.name ?? '');
+  }
+
+  #onVolumeDeleted(pv: PersistentVolume): void {
+    this.volumes.remove(pv.metadata.name ?? '');
+    // A bound claim whose volume vanished becomes Lost.
+    const ref = pv.spec.claimRef;
+    if (ref?.name !== undefined) this.enqueueClaim(`${ref.namespace ?? ''}/${ref.name}`);
+  }
+
+  #onClaim(pvc: PersistentVolumeClaim): void {
+    this.storeClaim(pvc);
+    this.enqueueClaim(objectKey(pvc));
+  }
+
+  #onClaimDeleted(pvc: PersistentVolumeClaim): void {
+    this.claims.delete(objectKey(pvc));
+    // Its volume is Released now (and reclaimed).
+    const volumeName = pvc.spec.volumeName ?? '';
+    if (volumeName !== '') this.enqueueVolume(volumeName);
+  }
+
+  // -------------------------------------------------------------------------
+  // Caches
+
+  #storeVolumeFromInformer(pv: PersistentVolume): void {
+    this.storeVolume(pv);
+  }
+
+  /** Stores `pv` unless the cache already holds a newer version. Returns the cached object. */
+  protected storeVolume(pv: PersistentVolume): PersistentVolume {
+    const name = pv.metadata.name ?? '';
+    const cached = this.volumes.get(name);
+    if (cached !== undefined && isOlder(pv.metadata.resourceVersion, cached.metadata.resourceVersion)) return cached;
+    this.volumes.put(pv);
+    return pv;
+  }
+
+  protected storeClaim(pvc: PersistentVolumeClaim): PersistentVolumeClaim {
+    const key = objectKey(pvc);
+    const cached = this.claims.get(key);
+    if (cached !== undefined && isOlder(pvc.metadata.resourceVersion, cached.metadata.resourceVersion)) return cached;
+    this.claims.set(key, pvc);
+    return pvc;
+  }
+
+  // -------------------------------------------------------------------------
+  // Workers: the informer tells an update from a delete
+
+  async #volumeWorker(name: string, signal: AbortSignal): Promise<void> {
+    this.#pendingVolumes.delete(name);
+    this.#activeSyncs++;
+    try {
+      const fromInformer = this.volumeInformer.get(name);
+      if (fromInformer === undefined) {
+        this.volumes.remove(name);
+        return;
+      }
+      const pv = this.storeVolume(fromInformer);
+      await this.syncVolume(pv, signal);
+    } catch (err) {
+      // runWorkers requeues with backoff; count the key as pending until then.
+      if (!signal.aborted) this.#pendingVolumes.add(name);
+      throw err;
+    } finally {
+      this.#activeSyncs--;
+    }
+  }
+
+  async #claimWorker(key: string, signal: AbortSignal): Promise<void> {
+    this.#pendingClaims.delete(key);
+    this.#activeSyncs++;
+    try {
+      const fromInformer = this.claimInformer.get(key);
+      if (fromInformer === undefined) {
+        this.claims.delete(key);
+        return;
+      }
+      const pvc = this.storeClaim(fromInformer);
+      await this.syncClaim(pvc, signal);
+    } catch (err) {
+      if (!signal.aborted) this.#pendingClaims.add(key);
+      throw err;
+    } finally {
+      this.#activeSyncs--;
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  // Operations
+
+  /**
+   * Runs `fn` in the background unless an operation of the same name is still
+   * running (then this is a no-op). When it fails, `retry` says which object
+   * to sync again after a backoff.
+   */
+  protected scheduleOperation(name: string, retry: { claim: string } | { volume: string }, fn: (signal: AbortSignal) => Promise<void>): void {
+    const signal = this.#signal;
+    if (signal === undefined || signal.aborted || this.#operations.has(name)) return;
+    const op = (async () => {
+      try {
+        await fn(signal);
+      } catch (thrown) {
+        const err = toError(thrown);
+        if (signal.aborted || err instanceof CancelledError) return;
+        this.logger.info({ operation: name, err: err.message }, 'operation failed, retrying with backoff');
+        if ('claim' in retry) this.#requeueClaimWithBackoff(retry.claim);
+        else this.#requeueVolumeWithBackoff(retry.volume);
+      }
+    })().finally(() => this.#operations.delete(name));
+    this.#operations.set(name, op);
+  }
+
+  async #drainOperations(): Promise<void> {
+    while (this.#operations.size > 0) await Promise.all([...this.#operations.values()]);
+    this.logger.info('stopped');
+  }
+}

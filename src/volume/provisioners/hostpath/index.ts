@@ -1,0 +1,7 @@
+export {
+  HOSTPATH_PROVISIONER_NAME,
+  HostPathProvisioner,
+  UnsafeVolumeNameError,
+  validateVolumeName,
+  type HostPathProvisionerOptions,
+} from './hostpath-provisioner.ts';
