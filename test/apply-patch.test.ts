@@ -149,6 +149,15 @@ describe('kubectl patch, label, annotate, replace, edit and --dry-run=server', {
       assert.equal(d.metadata.generation, (before.metadata.generation ?? 0) + 1, 'a spec change bumps generation');
     });
 
+    it('1-1b the patch is recorded in managedFields under kubectl-patch (operation Update)', async () => {
+      const r = await cluster.kubectl(['get', 'deployment', 'web', '-n', NS, '--show-managed-fields', '-o', 'json']);
+      const mf = (JSON.parse(r.stdout) as { metadata: { managedFields?: { manager: string; operation: string; fieldsV1?: unknown }[] } }).metadata.managedFields ?? [];
+      const entry = mf.find((e) => e.manager === 'kubectl-patch');
+      assert.ok(entry !== undefined && entry.operation === 'Update', `managedFields: ${JSON.stringify(mf.map((e) => [e.manager, e.operation]))}`);
+      assert.match(JSON.stringify(entry.fieldsV1), /"f:image"/);
+      assert.ok(mf.some((e) => e.manager === 'kubectl-client-side-apply'), 'the creator keeps its entry');
+    });
+
     it('1-2 the same strategic patch again prints `patched (no change)` and keeps the resourceVersion', async () => {
       const before = await live('deployment/web');
       await prints(
@@ -203,6 +212,9 @@ describe('kubectl patch, label, annotate, replace, edit and --dry-run=server', {
     it('2-1 label adds a label', async () => {
       await prints(['label', 'deployment', 'web', '-n', NS, 'tier=frontend'], 'deployment.apps/web labeled');
       assert.equal((await live('deployment/web')).metadata.labels?.tier, 'frontend');
+      const r = await cluster.kubectl(['get', 'deployment', 'web', '-n', NS, '--show-managed-fields', '-o', 'json']);
+      const mf = (JSON.parse(r.stdout) as { metadata: { managedFields?: { manager: string; fieldsV1?: unknown }[] } }).metadata.managedFields ?? [];
+      assert.match(JSON.stringify(mf.find((e) => e.manager === 'kubectl-label')?.fieldsV1), /"f:tier"/, 'kubectl-label owns the label');
     });
 
     it('2-2 label without --overwrite refuses to change a value', async () => {
@@ -290,7 +302,8 @@ describe('kubectl patch, label, annotate, replace, edit and --dry-run=server', {
     async function kubectlWithEnv(args: string[], extra: Record<string, string>): Promise<KubectlResult> {
       const path = kubectlPath();
       assert.ok(path !== undefined);
-      const env = { ...process.env, KUBECONFIG: cluster.kubeconfigPath, HOME: scratch, ...extra };
+      // TMPDIR: kubectl edit leaves its buffers (and the copy of a refused edit) there.
+      const env = { ...process.env, KUBECONFIG: cluster.kubeconfigPath, HOME: scratch, TMPDIR: scratch, ...extra };
       return new Promise((resolve, reject) => {
         const child = spawn(path, [`--cache-dir=${join(scratch, 'cache')}`, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
         let stdout = '';

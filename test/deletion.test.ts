@@ -10,14 +10,23 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { waitFor } from '../src/base/index.ts';
-import { findLeaks, hasKubectl, startTestCluster, type KubectlResult, type TestCluster } from '../src/testing/index.ts';
+import { findLeaks, hasKubectl, kubectlPath, startTestCluster, type KubectlResult, type TestCluster } from '../src/testing/index.ts';
 
 const kubectlAvailable = hasKubectl();
 
 const HOLD = 'test.volplane/hold';
+/** kubectl's `-v=6` log: the watch a `wait --for=delete|condition` sits on is open. */
+const WATCH_OPEN = /watch=true.* 200 OK/;
+/** kubectl's `-v=6` log: `wait --for=create` has looked once and found nothing. */
+const LOOKED_ONCE = / 404 Not Found/;
+
 /** Long enough for a controller on a busy 2-core machine; failures print what was left. */
-const GC_TIMEOUT_MS = 30_000;
+const GC_TIMEOUT_MS = 20_000;
 
 interface Meta {
   name: string;
@@ -33,18 +42,63 @@ interface Obj {
   status?: { phase?: string };
 }
 
+/**
+ * stderr without client-go's klog lines (`W1123 05:06:55.117180 …`): a watch cut short by
+ * kubectl's own --timeout logs one, against any server.
+ */
+function errors(stderr: string): string {
+  return stderr
+    .split('\n')
+    .filter((l) => l.trim() !== '' && !/^[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+ /.test(l))
+    .join('\n');
+}
+
 function show(args: readonly string[], r: KubectlResult): string {
   return `kubectl ${args.join(' ')} → exit ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`;
 }
 
 describe('kubectl delete and wait', { skip: kubectlAvailable ? false : 'kubectl not on PATH' }, () => {
   let cluster: TestCluster;
+  let scratch: string;
+  const background = new Set<ChildProcess>();
+
+  /**
+   * Starts a long-running kubectl (`wait`) with `-v=6`, so the test can see in its request log
+   * that it is waiting before it changes the object — no race, no sleep.
+   */
+  function startKubectl(args: string[]): { logged(pattern: RegExp): Promise<void>; done: Promise<KubectlResult> } {
+    const path = kubectlPath();
+    assert.ok(path !== undefined);
+    const env = { ...process.env, KUBECONFIG: cluster.kubeconfigPath, HOME: scratch };
+    const child = spawn(path, [`--cache-dir=${join(scratch, 'cache')}`, '-v=6', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    background.add(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const done = new Promise<KubectlResult>((resolve) => {
+      child.on('close', (code) => {
+        background.delete(child);
+        resolve({ code: code ?? 128, stdout, stderr });
+      });
+    });
+    return {
+      logged: async (pattern) => {
+        await waitFor(`kubectl ${args.join(' ')} logs ${pattern}`, () => stderr.split('\n').some((l) => pattern.test(l)) || child.exitCode !== null, { timeoutMs: 15_000 });
+      },
+      done,
+    };
+  }
 
   before(async () => {
-    cluster = await startTestCluster();
+    scratch = await mkdtemp(join(tmpdir(), 'volplane-deletion-'));
+    // The two controllers deletion depends on; no workload controllers (the chains are built by hand).
+    cluster = await startTestCluster({ controllers: ['garbagecollector', 'namespace'] });
   });
 
   after(async () => {
+    for (const child of background) child.kill('SIGKILL');
+    if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
     const dataDir = cluster?.dataDir;
     await cluster?.close();
     if (dataDir !== undefined) assert.deepEqual((await findLeaks()).filter((l) => l.includes(dataDir)), []);
@@ -160,8 +214,8 @@ describe('kubectl delete and wait', { skip: kubectlAvailable ? false : 'kubectl 
       assert.ok(held?.metadata.deletionTimestamp !== undefined, 'the held pod is being deleted');
       const rs = await getObj('replicaset/fg-rs', ns);
       assert.ok(rs !== undefined && rs.metadata.finalizers?.includes('foregroundDeletion'), `the RS waits for its pod: ${JSON.stringify(rs?.metadata)}`);
-      const described = await ok(['describe', 'deployment', 'fg', '-n', ns]);
-      assert.match(described, /^Finalizers:\s+\[foregroundDeletion\]$/m);
+      // The Deployment describer prints no finalizers; the printed JSON is what users see.
+      assert.equal(await ok(['get', 'deployment', 'fg', '-n', ns, '-o', 'jsonpath={.metadata.finalizers}']), '["foregroundDeletion"]');
     });
 
     it('1-3 foreground: once the last dependent is gone, the ReplicaSet and then the Deployment go', async () => {
@@ -228,20 +282,21 @@ describe('kubectl delete and wait', { skip: kubectlAvailable ? false : 'kubectl 
       const r = await run(args);
       assert.equal(r.code, 1, show(args, r));
       assert.equal(r.stdout.trim(), 'configmap "held" deleted', show(args, r));
-      assert.equal(r.stderr.trim(), 'error: timed out waiting for the condition on configmaps/held', show(args, r));
+      assert.equal(errors(r.stderr), 'error: timed out waiting for the condition on configmaps/held', show(args, r));
     });
 
     it('2-3 wait --for=delete times out while the finalizer is there', async () => {
       const args = ['wait', '--for=delete', 'configmap/held', '-n', ns, '--timeout=1s'];
       const r = await run(args);
       assert.equal(r.code, 1, show(args, r));
-      assert.equal(r.stderr.trim(), 'error: timed out waiting for the condition on configmaps/held', show(args, r));
+      assert.equal(errors(r.stderr), 'error: timed out waiting for the condition on configmaps/held', show(args, r));
     });
 
     it('2-4 wait --for=delete returns `condition met` once the finalizer is removed', async () => {
-      const waiting = run(['wait', '--for=delete', 'configmap/held', '-n', ns, '--timeout=30s']);
+      const waiting = startKubectl(['wait', '--for=delete', 'configmap/held', '-n', ns, '--timeout=30s']);
+      await waiting.logged(WATCH_OPEN);
       await release('configmap/held', ns);
-      const r = await waiting;
+      const r = await waiting.done;
       assert.equal(r.code, 0, show(['wait', '--for=delete'], r));
       assert.equal(r.stdout.trim(), 'configmap/held condition met', show(['wait', '--for=delete'], r));
       assert.equal(await getObj('configmap/held', ns), undefined);
@@ -313,9 +368,10 @@ describe('kubectl delete and wait', { skip: kubectlAvailable ? false : 'kubectl 
     });
 
     it('3-4 once the last finalizer goes, the namespace goes (wait --for=delete)', async () => {
-      const waiting = run(['wait', '--for=delete', `namespace/${ns}`, '--timeout=60s'], undefined);
+      const waiting = startKubectl(['wait', '--for=delete', `namespace/${ns}`, '--timeout=30s']);
+      await waiting.logged(WATCH_OPEN);
       await release('configmap/held', ns);
-      const r = await waiting;
+      const r = await waiting.done;
       assert.equal(r.code, 0, show(['wait', '--for=delete', `namespace/${ns}`], r));
       assert.equal(r.stdout.trim(), `namespace/${ns} condition met`);
       const g = await run(['get', 'namespace', ns]);
@@ -325,7 +381,7 @@ describe('kubectl delete and wait', { skip: kubectlAvailable ? false : 'kubectl 
     it('3-5 a plain `kubectl delete ns` waits until the namespace is gone', async () => {
       await createNamespace('quick');
       await ok(['create', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'a', namespace: 'quick' } }));
-      const r = await cluster.kubectl(['delete', 'namespace', 'quick', '--timeout=60s'], { allowFail: true, timeoutMs: 90_000 });
+      const r = await cluster.kubectl(['delete', 'namespace', 'quick', '--timeout=30s'], { allowFail: true, timeoutMs: 60_000 });
       assert.equal(r.code, 0, show(['delete', 'namespace', 'quick'], r));
       assert.equal(r.stdout.trim(), 'namespace "quick" deleted');
       const g = await run(['get', 'namespace', 'quick']);
@@ -351,15 +407,16 @@ describe('kubectl delete and wait', { skip: kubectlAvailable ? false : 'kubectl 
       const args = ['wait', '--for=condition=Available', 'deployment/cond', '-n', ns, '--timeout=1s'];
       const r = await run(args);
       assert.equal(r.code, 1, show(args, r));
-      assert.equal(r.stderr.trim(), 'error: timed out waiting for the condition on deployments/cond', show(args, r));
+      assert.equal(errors(r.stderr), 'error: timed out waiting for the condition on deployments/cond', show(args, r));
     });
 
     it('4-2 patch --subresource=status sets the condition and a waiting kubectl reports `condition met`', async () => {
-      const waiting = run(['wait', '--for=condition=Available', 'deployment/cond', '-n', ns, '--timeout=30s']);
+      const waiting = startKubectl(['wait', '--for=condition=Available', 'deployment/cond', '-n', ns, '--timeout=30s']);
+      await waiting.logged(WATCH_OPEN);
       const status = { status: { conditions: [{ type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable', message: 'set by the test' }] } };
       const out = await ok(['patch', 'deployment', 'cond', '-n', ns, '--subresource=status', '--type=merge', '-p', JSON.stringify(status)]);
       assert.equal(out.trim(), 'deployment.apps/cond patched');
-      const r = await waiting;
+      const r = await waiting.done;
       assert.equal(r.code, 0, show(['wait', '--for=condition=Available'], r));
       assert.equal(r.stdout.trim(), 'deployment.apps/cond condition met');
     });
@@ -380,9 +437,10 @@ describe('kubectl delete and wait', { skip: kubectlAvailable ? false : 'kubectl 
     });
 
     it('4-5 wait --for=create returns once the object is created', async () => {
-      const waiting = run(['wait', '--for=create', 'configmap/later', '-n', ns, '--timeout=30s']);
+      const waiting = startKubectl(['wait', '--for=create', 'configmap/later', '-n', ns, '--timeout=30s']);
+      await waiting.logged(LOOKED_ONCE);
       await ok(['create', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'later', namespace: ns } }));
-      const r = await waiting;
+      const r = await waiting.done;
       assert.equal(r.code, 0, show(['wait', '--for=create'], r));
       assert.equal(r.stdout.trim(), 'configmap/later condition met');
     });

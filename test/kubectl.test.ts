@@ -157,7 +157,7 @@ describe('kubectl against volplane', { skip: kubectlAvailable ? false : 'kubectl
   let connect: string[];
 
   before(async () => {
-    cluster = await startTestCluster();
+    cluster = await startTestCluster({ controllers: ['pv-protection', 'pvc-protection'] });
     scratch = await mkdtemp(join(tmpdir(), 'volplane-kubectl-e2e-'));
     kubectlEnv = { ...process.env, KUBECONFIG: cluster.kubeconfigPath, HOME: scratch };
     connect = [`--cache-dir=${join(scratch, 'cache')}`];

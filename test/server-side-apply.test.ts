@@ -112,7 +112,8 @@ describe('server-side apply', { skip: !kubectlAvailable && 'kubectl not installe
   it('5 a field the manager no longer applies is removed; one another manager shares stays', async () => {
     const shared = await apply('c1', { a: '9' }, 'fieldManager=m1');
     expectStatus(shared, 200, 'm1 shares a');
-    const res = await apply('c1', {}, 'fieldManager=m1', { labels: { app: 'x' } });
+    const config = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c1', labels: { app: 'x' } } };
+    const res = await call(ep, 'PATCH', `${cmPath('c1')}?fieldManager=m1`, config, APPLY);
     expectStatus(res, 200, 'm1 drops a and b');
     const obj = res.json() as Obj;
     assert.deepEqual(obj.data, { a: '9' }, 'b was only m1\'s and went; a is still m2\'s');

@@ -20,6 +20,11 @@ import {
 import { startGarbageCollectorController } from '../controllers/garbagecollector/index.ts';
 import { startNamespaceController } from '../controllers/namespace/index.ts';
 import { startPersistentVolumeController } from '../controllers/persistentvolume/index.ts';
+import { startPvcProtectionController, startPvProtectionController } from '../controllers/protection/index.ts';
+import { startDeploymentController } from '../controllers/deployment/index.ts';
+import { startReplicaSetController } from '../controllers/replicaset/index.ts';
+import { startStatefulSetController } from '../controllers/statefulset/index.ts';
+import { startEphemeralVolumeController } from '../controllers/ephemeral/index.ts';
 import type { Provisioner } from '../volume/provisioner.ts';
 import { HostPathProvisioner } from '../volume/provisioners/hostpath/index.ts';
 
@@ -60,6 +65,12 @@ function inTreeProvisioners(options: ControllerManagerOptions): Map<string, Prov
 const CONTROLLERS: readonly ControllerDescriptor[] = [
   { name: 'garbagecollector', start: (ctx, signal) => startGarbageCollectorController(ctx, signal) },
   { name: 'namespace', start: (ctx, signal) => startNamespaceController(ctx, signal) },
+  { name: 'deployment', start: (ctx, signal) => startDeploymentController(ctx, signal) },
+  { name: 'replicaset', start: (ctx, signal) => startReplicaSetController(ctx, signal) },
+  { name: 'statefulset', start: (ctx, signal) => startStatefulSetController(ctx, signal) },
+  { name: 'ephemeral-volume', start: (ctx, signal) => startEphemeralVolumeController(ctx, signal) },
+  { name: 'pvc-protection', start: (ctx, signal) => startPvcProtectionController(ctx, signal) },
+  { name: 'pv-protection', start: (ctx, signal) => startPvProtectionController(ctx, signal) },
   {
     name: 'persistentvolume-binder',
     start: (ctx, signal, options) =>

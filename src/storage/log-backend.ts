@@ -4,15 +4,23 @@
 //
 // Group commit: a write does not touch the store when it is called. It joins a
 // queue, and the first write into an empty queue schedules a flush with
-// setImmediate. The flush runs every queued write in one store transaction,
-// each in its own savepoint, so one durable commit (one fsync for SQLite) pays
-// for the whole batch while a failed write (conflict, exists, not found) only
-// rejects itself. After the commit the subscribers see the batch's events in
-// revision order, and only then do the write promises resolve: a caller that
-// awaited a write finds it in every cache fed by subscribe().
+// setImmediate. The flush hands every queued write to the store as one batch;
+// the store decides and appends them in one transaction, each in its own
+// savepoint, so one durable commit (one fsync for SQLite) pays for the whole
+// batch while a failed write (conflict, exists, not found) only rejects
+// itself. The store may merge batches that wait for it into one transaction.
 //
-// The store is synchronous, so a flush runs in one turn of the event loop and
-// reads never observe half a batch.
+// The store is asynchronous (SQLite runs in a worker thread so that a commit's
+// fsync never stalls this thread), so a flush does not wait for the previous
+// one: batches follow each other into the store, which serves them in order
+// and settles them in order. When a batch settles, the subscribers see its
+// events in revision order, and only then do its write promises resolve: a
+// caller that awaited a write finds it in every cache fed by subscribe(). A
+// batch whose transaction failed rejects its own writes and nothing else; no
+// state here runs ahead of the store, so there is nothing to roll back.
+//
+// Reads go to the store, behind the writes already handed to it, and see
+// committed data only.
 
 import { silentLogger, toDisposable, toError, type Disposable, type Logger } from '../base/index.ts';
 import {
@@ -23,7 +31,7 @@ import {
   type ListResult,
   type StoreEvent,
 } from './interface.ts';
-import { planWrite, rowToEvent, rowToKeyValue, type LogRow, type NewRow, type WriteOp } from './revision-log.ts';
+import { rowToEvent, rowToKeyValue, type LogRow, type WriteOp } from './revision-log.ts';
 
 /** Thrown by a backend used before start(). */
 export class StoreNotStartedError extends Error {
@@ -33,27 +41,40 @@ export class StoreNotStartedError extends Error {
   }
 }
 
-/** Where the rows live. Every method is synchronous; the backend owns ordering. */
+export interface BatchOutcome {
+  /** Which transaction carried the batch; batches merged by the store share one. */
+  readonly transaction: number;
+  /** One per write, in order: the appended row, or the error that refused the write. */
+  readonly outcomes: readonly (LogRow | Error)[];
+}
+
+/**
+ * Where the rows live. Calls are served in call order and their promises settle
+ * in call order; a read sees every write batch called before it and is never
+ * answered from uncommitted data.
+ */
 export interface LogStore {
-  /** Opens (creating if needed) and returns the newest revision ever written and the compact revision. */
-  open(): { readonly revision: number; readonly compactRevision: number };
-  close(): void;
-  /** The key's newest row, live or tombstone. */
-  latest(key: string): LogRow | undefined;
-  /** The newest row of every live key starting with `prefix`, in key order. */
-  listLatest(prefix: string): LogRow[];
-  /** The rows with id > `afterRevision` for keys starting with `prefix`, in id order. */
-  rowsAfter(prefix: string, afterRevision: number): LogRow[];
+  /** Opens (creating if needed); returns the newest revision ever written and the compact revision. */
+  open(): Promise<{ readonly revision: number; readonly compactRevision: number }>;
+  /** Closes after everything already called has been served. */
+  close(): Promise<void>;
+  /** The key's newest committed row, live or tombstone. */
+  latest(key: string): Promise<LogRow | undefined>;
+  /** The newest row of every live key starting with `prefix`, in key order, and the revision they reflect. */
+  listLatest(prefix: string): Promise<{ readonly revision: number; readonly rows: readonly LogRow[] }>;
   /**
-   * Runs `writes` in one durable transaction; a write that throws is undone alone and
-   * its error takes its place in the result. Throws (having committed nothing) when the
-   * transaction itself fails.
+   * The rows with id > `afterRevision` for keys starting with `prefix`, in id order.
+   * Rejects with CompactedError when that history is gone.
    */
-  writeBatch(writes: readonly (() => LogRow)[]): (LogRow | Error)[];
-  /** Appends a row inside writeBatch and returns it with its id. */
-  append(row: NewRow): LogRow;
+  rowsAfter(prefix: string, afterRevision: number): Promise<readonly LogRow[]>;
+  /**
+   * Decides and appends `ops` in one durable transaction; a write that is refused is
+   * undone alone and its error takes its place. Rejects (having committed nothing)
+   * when the transaction itself fails.
+   */
+  writeBatch(ops: readonly WriteOp[]): Promise<BatchOutcome>;
   /** Durably drops the history at or below `revision` and records it as the compact revision. */
-  compact(revision: number): void;
+  compact(revision: number): Promise<void>;
 }
 
 export interface BackendStats {
@@ -63,7 +84,7 @@ export interface BackendStats {
   readonly writes: number;
 }
 
-type BackendState = 'new' | 'open' | 'closed';
+type BackendState = 'new' | 'starting' | 'open' | 'closed';
 
 interface PendingWrite {
   readonly op: WriteOp;
@@ -77,12 +98,16 @@ export class LogBackend implements Backend {
   readonly #store: LogStore;
   readonly #log: Logger;
   #state: BackendState = 'new';
+  #starting: Promise<void> | undefined;
   #revision = 0;
   #compactRevision = 0;
   #queue: PendingWrite[] = [];
   #flushTimer: NodeJS.Immediate | undefined;
+  /** Batches handed to the store and not settled yet. */
+  readonly #inFlight = new Set<Promise<void>>();
   readonly #listeners = new Set<Listener>();
   #commits = 0;
+  #lastTransaction = 0;
   #writes = 0;
 
   constructor(store: LogStore, logger: Logger | undefined) {
@@ -90,25 +115,44 @@ export class LogBackend implements Backend {
     this.#log = logger ?? silentLogger();
   }
 
-  async start(): Promise<void> {
-    if (this.#state === 'open') return;
-    if (this.#state === 'closed') throw new StoreClosedError();
-    const { revision, compactRevision } = this.#store.open();
-    this.#revision = revision;
-    this.#compactRevision = compactRevision;
+  start(): Promise<void> {
+    if (this.#state === 'open') return Promise.resolve();
+    if (this.#state === 'closed') return Promise.reject(new StoreClosedError());
+    this.#starting ??= this.#start();
+    return this.#starting;
+  }
+
+  async #start(): Promise<void> {
+    this.#state = 'starting';
+    let opened: { revision: number; compactRevision: number };
+    try {
+      opened = await this.#store.open();
+    } catch (err) {
+      this.#starting = undefined;
+      if (this.#state === 'starting') this.#state = 'new';
+      throw err;
+    }
+    if (this.#state !== 'starting') return; // closed while opening; close() closes the store
+    this.#revision = opened.revision;
+    this.#compactRevision = opened.compactRevision;
     this.#state = 'open';
   }
 
   async close(): Promise<void> {
-    if (this.#state !== 'open') {
-      this.#state = 'closed';
+    const state = this.#state;
+    this.#state = 'closed';
+    if (state === 'starting') {
+      await this.#starting?.catch(() => undefined);
+      await this.#store.close();
       return;
     }
-    // Writes already queued were accepted; commit them before closing.
+    if (state !== 'open') return;
+    // Writes already queued were accepted: hand them over, and let every batch
+    // settle (publishing its events) before the store goes away.
     this.#flush();
-    this.#state = 'closed';
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
     this.#listeners.clear();
-    this.#store.close();
+    await this.#store.close();
   }
 
   currentRevision(): number {
@@ -126,13 +170,14 @@ export class LogBackend implements Backend {
 
   async get(key: string): Promise<KeyValue | undefined> {
     this.#assertOpen();
-    const row = this.#store.latest(key);
+    const row = await this.#store.latest(key);
     return row === undefined || row.deleted ? undefined : rowToKeyValue(row);
   }
 
   async list(prefix: string): Promise<ListResult> {
     this.#assertOpen();
-    return { revision: this.#revision, kvs: this.#store.listLatest(prefix).map(rowToKeyValue) };
+    const { revision, rows } = await this.#store.listLatest(prefix);
+    return { revision, kvs: rows.map(rowToKeyValue) };
   }
 
   create(key: string, value: string): Promise<KeyValue> {
@@ -150,7 +195,7 @@ export class LogBackend implements Backend {
   async eventsSince(prefix: string, afterRevision: number): Promise<StoreEvent[]> {
     this.#assertOpen();
     if (afterRevision < this.#compactRevision) throw new CompactedError(afterRevision, this.#compactRevision);
-    return this.#store.rowsAfter(prefix, afterRevision).map(rowToEvent);
+    return (await this.#store.rowsAfter(prefix, afterRevision)).map(rowToEvent);
   }
 
   subscribe(listener: Listener): Disposable {
@@ -163,14 +208,15 @@ export class LogBackend implements Backend {
     // Compacting past the newest revision would make watching from "now" fail.
     const target = Math.min(revision, this.#revision);
     if (target <= this.#compactRevision) return this.#compactRevision;
-    this.#store.compact(target);
-    this.#compactRevision = target;
-    return target;
+    await this.#store.compact(target);
+    // Two compactions in flight settle in order; never move backwards.
+    this.#compactRevision = Math.max(this.#compactRevision, target);
+    return this.#compactRevision;
   }
 
   #assertOpen(): void {
     if (this.#state === 'closed') throw new StoreClosedError();
-    if (this.#state === 'new') throw new StoreNotStartedError();
+    if (this.#state !== 'open') throw new StoreNotStartedError();
   }
 
   #submit(op: WriteOp): Promise<KeyValue> {
@@ -194,17 +240,31 @@ export class LogBackend implements Backend {
     if (batch.length === 0) return;
     this.#queue = [];
 
-    const store = this.#store;
-    let outcomes: (LogRow | Error)[];
+    let written: Promise<BatchOutcome>;
     try {
-      outcomes = store.writeBatch(batch.map(({ op }) => () => store.append(planWrite(op, store.latest(op.key)))));
+      written = this.#store.writeBatch(batch.map((w) => w.op));
     } catch (err) {
-      const error = toError(err);
-      this.#log.error({ err: error, writes: batch.length }, 'storage transaction failed');
-      for (const w of batch) w.reject(error);
-      return;
+      written = Promise.reject(toError(err));
     }
-    this.#commits++;
+    const settled = written
+      .then(
+        (outcome) => this.#committed(batch, outcome),
+        (err: unknown) => {
+          const error = toError(err);
+          this.#log.error({ err: error, writes: batch.length }, 'storage transaction failed');
+          for (const w of batch) w.reject(error);
+        },
+      )
+      .catch((err: unknown) => this.#log.error({ err: toError(err) }, 'storage batch bookkeeping failed'))
+      .finally(() => this.#inFlight.delete(settled));
+    this.#inFlight.add(settled);
+  }
+
+  #committed(batch: readonly PendingWrite[], { transaction, outcomes }: BatchOutcome): void {
+    if (transaction !== this.#lastTransaction) {
+      this.#lastTransaction = transaction;
+      this.#commits++;
+    }
     this.#writes += batch.length;
 
     const events: StoreEvent[] = [];
@@ -217,7 +277,8 @@ export class LogBackend implements Backend {
 
     for (let i = 0; i < batch.length; i++) {
       const outcome = outcomes[i];
-      if (outcome instanceof Error) batch[i].reject(outcome);
+      if (outcome === undefined) batch[i].reject(new Error(`store returned ${outcomes.length} outcomes for ${batch.length} writes`));
+      else if (outcome instanceof Error) batch[i].reject(outcome);
       else batch[i].resolve(rowToKeyValue(outcome));
     }
   }

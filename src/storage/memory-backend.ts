@@ -3,10 +3,15 @@
 // compaction rules) as the SQLite backend over an in-memory row list, so a test
 // against it exercises the semantics the product runs with. Nothing survives
 // close().
+//
+// The store itself is synchronous: every call is done when it returns, and the
+// promise it returns is already settled, which keeps the call-order guarantee
+// of LogStore trivially.
 
 import { toError, type Logger } from '../base/index.ts';
-import { LogBackend, type LogStore } from './log-backend.ts';
-import { withId, type LogRow, type NewRow } from './revision-log.ts';
+import { CompactedError } from './interface.ts';
+import { LogBackend, type BatchOutcome, type LogStore } from './log-backend.ts';
+import { planWrite, withId, type LogRow, type NewRow, type WriteOp } from './revision-log.ts';
 
 export interface MemoryBackendOptions {
   logger?: Logger;
@@ -25,26 +30,29 @@ class MemoryLogStore implements LogStore {
   readonly #latest = new Map<string, LogRow>();
   #revision = 0;
   #compactRevision = 0;
+  #transactions = 0;
 
-  open(): { revision: number; compactRevision: number } {
+  async open(): Promise<{ revision: number; compactRevision: number }> {
     return { revision: this.#revision, compactRevision: this.#compactRevision };
   }
 
-  close(): void {}
+  async close(): Promise<void> {}
 
-  latest(key: string): LogRow | undefined {
+  async latest(key: string): Promise<LogRow | undefined> {
     return this.#latest.get(key);
   }
 
-  listLatest(prefix: string): LogRow[] {
-    const out: LogRow[] = [];
+  async listLatest(prefix: string): Promise<{ revision: number; rows: LogRow[] }> {
+    const rows: LogRow[] = [];
     for (const row of this.#latest.values()) {
-      if (!row.deleted && row.name.startsWith(prefix)) out.push(row);
+      if (!row.deleted && row.name.startsWith(prefix)) rows.push(row);
     }
-    return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    rows.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return { revision: this.#revision, rows };
   }
 
-  rowsAfter(prefix: string, afterRevision: number): LogRow[] {
+  async rowsAfter(prefix: string, afterRevision: number): Promise<LogRow[]> {
+    if (afterRevision < this.#compactRevision) throw new CompactedError(afterRevision, this.#compactRevision);
     const out: LogRow[] = [];
     for (let i = firstAfter(this.#rows, afterRevision); i < this.#rows.length; i++) {
       const row = this.#rows[i];
@@ -53,26 +61,20 @@ class MemoryLogStore implements LogStore {
     return out;
   }
 
-  writeBatch(writes: readonly (() => LogRow)[]): (LogRow | Error)[] {
+  writeBatch(ops: readonly WriteOp[]): Promise<BatchOutcome> {
     // A write either throws in planWrite, before touching anything, or appends
     // its single row; so there is never a partial write to undo.
-    return writes.map((write) => {
+    const outcomes = ops.map((op): LogRow | Error => {
       try {
-        return write();
+        return this.#append(planWrite(op, this.#latest.get(op.key)));
       } catch (err) {
         return toError(err);
       }
     });
+    return Promise.resolve({ transaction: ++this.#transactions, outcomes });
   }
 
-  append(row: NewRow): LogRow {
-    const stored = withId(row, ++this.#revision);
-    this.#rows.push(stored);
-    this.#latest.set(stored.name, stored);
-    return stored;
-  }
-
-  compact(revision: number): void {
+  async compact(revision: number): Promise<void> {
     this.#rows = this.#rows.filter((row) => {
       if (row.id > revision) return true;
       return !row.deleted && this.#latest.get(row.name) === row;
@@ -81,6 +83,13 @@ class MemoryLogStore implements LogStore {
       if (row.deleted && row.id <= revision) this.#latest.delete(key);
     }
     this.#compactRevision = revision;
+  }
+
+  #append(row: NewRow): LogRow {
+    const stored = withId(row, ++this.#revision);
+    this.#rows.push(stored);
+    this.#latest.set(stored.name, stored);
+    return stored;
   }
 }
 

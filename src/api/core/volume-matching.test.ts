@@ -113,6 +113,16 @@ describe('VolumeIndex updates', () => {
     assert.equal(index.size, 0);
   });
 
+  it('a bulk load out of order is sorted once, and removals still find their entries', () => {
+    const index = new VolumeIndex();
+    for (let i = 3000; i >= 1; i--) index.put(pv(`v${i}`, `${i}Mi`));
+    index.remove('v100');
+    index.put(pv('v101', '101Mi', { phase: 'Bound', claimRef: { name: 'x', uid: 'u' } }));
+    assert.equal(index.findBestMatchForClaim(pvc('c', '100Mi'))?.metadata.name, 'v102');
+    index.remove('v1');
+    assert.equal(index.findBestMatchForClaim(pvc('c', '1'))?.metadata.name, 'v2');
+  });
+
   it('a resized volume moves within its group', () => {
     const index = new VolumeIndex();
     index.put(pv('a', '1Gi'));

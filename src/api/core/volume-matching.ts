@@ -240,6 +240,8 @@ interface Group {
   mode: PersistentVolumeMode;
   modes: ReadonlySet<string>;
   entries: Entry[];
+  /** False after appends that were not sorted in yet (a bulk load sorts once, on first use). */
+  sorted: boolean;
 }
 
 function compareEntries(a: Entry, b: Entry): number {
@@ -298,11 +300,20 @@ export class VolumeIndex {
     const groupKey = `${klass}\u0000${mode}\u0000${modesKey}`;
     let group = this.#groups.get(groupKey);
     if (group === undefined) {
-      group = { klass, mode, modes: new Set(modesKey === '' ? [] : modesKey.split(',')), entries: [] };
+      group = { klass, mode, modes: new Set(modesKey === '' ? [] : modesKey.split(',')), entries: [], sorted: true };
       this.#groups.set(groupKey, group);
     }
     const entry: Entry = { size: volumeCapacity(pv), name };
-    group.entries.splice(lowerBound(group.entries, entry), 0, entry);
+    const last = group.entries[group.entries.length - 1];
+    if (last === undefined || compareEntries(last, entry) <= 0) {
+      group.entries.push(entry);
+    } else if (group.entries.length < 1024 && group.sorted) {
+      group.entries.splice(lowerBound(group.entries, entry), 0, entry);
+    } else {
+      // Many out-of-order inserts (the initial list) would cost a memmove each: sort once, when used.
+      group.entries.push(entry);
+      group.sorted = false;
+    }
     this.#groupOf.set(name, { group, entry });
   }
 
@@ -320,6 +331,7 @@ export class VolumeIndex {
     const placed = this.#groupOf.get(name);
     if (placed === undefined) return;
     this.#groupOf.delete(name);
+    sortGroup(placed.group);
     const entries = placed.group.entries;
     const at = lowerBound(entries, placed.entry);
     if (entries[at]?.name === name) entries.splice(at, 1);
@@ -348,6 +360,7 @@ export class VolumeIndex {
       .filter((g) => g.klass === klass && g.mode === mode && g.entries.length > 0 && wanted.every((m) => g.modes.has(m)))
       .sort((a, b) => a.modes.size - b.modes.size || accessModesKey([...a.modes]).localeCompare(accessModesKey([...b.modes])));
     for (const group of groups) {
+      sortGroup(group);
       const entries = group.entries;
       let i = this.#firstFitting(entries, request);
       for (; i < entries.length; i++) {
@@ -371,6 +384,12 @@ export class VolumeIndex {
     }
     return lo;
   }
+}
+
+function sortGroup(group: Group): void {
+  if (group.sorted) return;
+  group.entries.sort(compareEntries);
+  group.sorted = true;
 }
 
 function lowerBound(entries: readonly Entry[], probe: Entry): number {

@@ -43,8 +43,9 @@ export function defaultBinding(binding: KubeObject): void {
   for (const s of arr(binding.subjects)) {
     const subject = rec(s);
     if (!subject || str(subject.apiGroup) !== '') continue;
+    // A ServiceAccount subject's group is the core group, which Go's omitempty leaves out.
     if (subject.kind === 'User' || subject.kind === 'Group') subject.apiGroup = RBAC_GROUP;
-    else if (subject.kind === 'ServiceAccount') subject.apiGroup = '';
+    else if (subject.kind === 'ServiceAccount') delete subject.apiGroup;
   }
 }
 

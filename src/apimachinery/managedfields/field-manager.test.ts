@@ -155,4 +155,14 @@ describe('FieldManager.apply', () => {
     assert.deepEqual(entry(status, 'ctrl')?.fieldsV1, { 'f:status': { 'f:phase': {} } });
     assert.equal(entry(status, 'ctrl')?.subresource, 'status');
   });
+
+  test('9 kubectl takes over fields its last-applied annotation holds with the live values; others still conflict', () => {
+    const live = cm({ k: '1' }, { annotations: { 'kubectl.kubernetes.io/last-applied-configuration': '{"apiVersion":"v1","data":{"k":"1"},"kind":"ConfigMap","metadata":{"name":"c"}}\n' } });
+    live.metadata.managedFields = configMaps.update(undefined, live, 'kubectl-client-side-apply', T0);
+    const taken = configMaps.apply(live, cm({ k: '2' }), 'kubectl', false, T1);
+    assert.deepEqual(taken.data, { k: '2' });
+    assert.deepEqual(entry(taken, 'kubectl')?.fieldsV1, { 'f:data': { 'f:k': {} } });
+    const err = conflictOf(() => configMaps.apply(live, cm({ k: '2' }), 'someone-else', false, T1));
+    assert.equal(err.message, 'Apply failed with 1 conflict: conflict with "kubectl-client-side-apply" using v1: .data.k');
+  });
 });

@@ -19,6 +19,11 @@
 //   The manager's Apply entry becomes exactly the fields of the configuration.
 //   Applying the same configuration again changes nothing.
 //
+// An apply by `kubectl` that conflicts only on fields its client-side apply
+// annotation holds with the live values takes them over (upstream's
+// lastAppliedManager), so `kubectl apply --server-side` after `kubectl apply`
+// works; it also rewrites that annotation to the applied configuration.
+//
 // apiVersion, kind and the system metadata fields are never owned (stripMeta).
 // A status write owns status only, a main-resource write never owns status (the
 // reset fields of the kinds' strategies).
@@ -206,7 +211,7 @@ export class FieldManager {
     }
     if (!force && conflicts.length > 0) {
       conflicts.sort((a, b) => (a.manager < b.manager ? -1 : a.manager > b.manager ? 1 : 0));
-      throw newApplyConflict(conflicts);
+      throw new ApplyConflictsError(conflicts);
     }
     for (const [key, entry] of [...managed]) {
       if (key === workflow) continue;
@@ -243,6 +248,33 @@ export class FieldManager {
    *   409 with FieldManagerConflict causes for conflicts.
    */
   apply(live: KubeObject | undefined, config: KubeObject, manager: string, force: boolean, now: Date): KubeObject {
+    try {
+      return this.#apply(live, config, manager, force, now);
+    } catch (err) {
+      if (!(err instanceof ApplyConflictsError)) throw err;
+      const allowed = manager === 'kubectl' && live !== undefined ? this.#allowedByLastApplied(live) : undefined;
+      const remaining = err.conflicts.filter((c) => !(allowed?.has(c.path) ?? false));
+      if (remaining.length > 0) throw newApplyConflict(remaining);
+      return this.#apply(live, config, manager, true, now);
+    }
+  }
+
+  /** The fields of the client-side apply annotation whose values the live object still has. */
+  #allowedByLastApplied(live: KubeObject): FieldSet | undefined {
+    const text = live.metadata.annotations?.[LAST_APPLIED_ANNOTATION];
+    if (typeof text !== 'string' || text === '') return undefined;
+    let last: unknown;
+    try {
+      last = JSON.parse(text);
+    } catch {
+      return undefined;
+    }
+    if (!isPlainObject(last) || last.apiVersion !== this.#apiVersion) return undefined;
+    const c = compare(last, withoutManagedFields(live), this.#schema);
+    return toFieldSet(last, this.#schema).difference(c.modified).difference(c.added).difference(c.removed);
+  }
+
+  #apply(live: KubeObject | undefined, config: KubeObject, manager: string, force: boolean, now: Date): KubeObject {
     const gvk = `${this.#options.group}/${this.#options.version}, Kind=${this.#options.kind}`;
     const apiVersion = typeof config.apiVersion === 'string' ? config.apiVersion : '';
     const slash = apiVersion.indexOf('/');
@@ -308,6 +340,16 @@ export class FieldManager {
     if (encoded === undefined) delete result.metadata.managedFields;
     else result.metadata.managedFields = encoded;
     return result;
+  }
+}
+
+/** Conflicts found while applying; turned into the 409 Status by apply(). */
+class ApplyConflictsError extends Error {
+  override readonly name = 'ApplyConflictsError';
+  readonly conflicts: readonly Conflict[];
+  constructor(conflicts: readonly Conflict[]) {
+    super(`${conflicts.length} apply conflict(s)`);
+    this.conflicts = conflicts;
   }
 }
 

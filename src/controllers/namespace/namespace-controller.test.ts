@@ -109,7 +109,7 @@ describe('namespace controller', () => {
   let unsupported: string | undefined;
 
   before(async () => {
-    cluster = await startTestCluster();
+    cluster = await startTestCluster({ controllers: ['pvc-protection'] });
     client = RestClient.fromKubeconfig(cluster.kubeconfigPath);
     unsupported = await probeFinalize(client);
     const logger = silentLogger();

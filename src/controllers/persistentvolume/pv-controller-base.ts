@@ -152,7 +152,9 @@ export abstract class PersistentVolumeControllerBase {
     this.#running = Promise.all([
       runWorkers(this.#volumeQueue, 1, (key) => this.#volumeWorker(key, signal), workerOptions),
       runWorkers(this.#claimQueue, 1, (key) => this.#claimWorker(key, signal), workerOptions),
-    ]).then(() => this.#drainOperations());
+    ])
+      .then(() => this.#drainOperations())
+      .catch((err: unknown) => this.logger.error({ err: toError(err) }, 'the PV controller stopped with an error'));
     this.logger.info('started');
   }
 

@@ -481,6 +481,8 @@ export class PersistentVolumeController extends PersistentVolumeControllerBase {
     const fresh = await this.#getVolumeFromServer(name);
     if (fresh === undefined) return;
     if (!this.#isVolumeReleased(fresh) && !this.#deletingWithOurFinalizer(fresh)) return; // no longer needs deleting
+    // Being deleted without our finalizer: we removed it after deleting the storage (or never held it).
+    if (fresh.metadata.deletionTimestamp !== undefined && !this.#deletingWithOurFinalizer(fresh)) return;
     let deleted: boolean;
     try {
       deleted = await this.#doDeleteVolume(fresh, signal);

@@ -176,20 +176,26 @@ export function calculateStatus(rs: ReplicaSet, pods: readonly Pod[], nowMs: num
 /**
  * Runs `fn` `count` times in batches of 1, 2, 4, … (upstream slowStartBatch):
  * a quota or admission failure costs one request rather than hundreds. Stops
- * after the first batch with a failure. Returns how many calls succeeded and
- * the first error.
+ * after the first batch with a failure. Returns how many calls succeeded, how
+ * many were made, and the first error.
  */
-export async function slowStartBatch(count: number, initialBatch: number, fn: () => Promise<void>): Promise<{ successes: number; error?: Error }> {
+export async function slowStartBatch(
+  count: number,
+  initialBatch: number,
+  fn: () => Promise<void>,
+): Promise<{ successes: number; attempted: number; error?: Error }> {
   let remaining = count;
   let successes = 0;
+  let attempted = 0;
   for (let batch = Math.min(remaining, initialBatch); batch > 0; batch = Math.min(2 * batch, remaining)) {
     const results = await Promise.allSettled(Array.from({ length: batch }, () => fn()));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     successes += results.filter((r) => r.status === 'fulfilled').length;
     remaining -= batch;
+    attempted += batch;
     if (failed !== undefined) {
-      return { successes, error: failed.reason instanceof Error ? failed.reason : new Error(String(failed.reason)) };
+      return { successes, attempted, error: failed.reason instanceof Error ? failed.reason : new Error(String(failed.reason)) };
     }
   }
-  return { successes };
+  return { successes, attempted };
 }

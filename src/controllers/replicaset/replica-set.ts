@@ -137,7 +137,8 @@ class ReplicaSetController {
       logger: this.#logger,
       onError: (key, err) => {
         const rs = this.#rsInformer.get(key);
-        if (rs !== undefined) this.#recorder.event(rs, 'Warning', 'SyncFailed', err.message);
+        // Failed pod writes already have their FailedCreate/FailedDelete event.
+        if (rs !== undefined && !(err instanceof PodWriteError)) this.#recorder.event(rs, 'Warning', 'SyncFailed', err.message);
       },
     });
   }
@@ -311,7 +312,7 @@ class ReplicaSetController {
       this.#expectations.expectCreations(key, count);
       const body = newPod(rs);
       const collection = resourcePath(PODS, rs.metadata.namespace);
-      const { successes, error } = await slowStartBatch(count, 1, async () => {
+      const { attempted, error } = await slowStartBatch(count, 1, async () => {
         try {
           const pod = await this.#client.create<Pod>(collection, body);
           this.#recorder.event(rs, 'Normal', 'SuccessfulCreate', `Created pod: ${pod.metadata.name}`);
@@ -324,9 +325,8 @@ class ReplicaSetController {
         }
       });
       if (error !== undefined) {
-        // Batches never started will not be observed either.
-        const failedInLastBatch = 1;
-        for (let i = successes + failedInLastBatch; i < count; i++) this.#expectations.creationObserved(key);
+        // Creations never attempted will not be observed either.
+        for (let i = attempted; i < count; i++) this.#expectations.creationObserved(key);
         throw new PodWriteError('FailedCreate', error.message, { cause: error });
       }
       return;
@@ -360,6 +360,7 @@ class ReplicaSetController {
     try {
       await this.#client.update(path, { ...rs, status });
     } catch (err) {
+      if (err instanceof ApiError && err.code === 404) return;
       if (!(err instanceof ApiError && err.code === 409)) throw err;
       const fresh = await this.#client.get<ReplicaSet>(resourcePath(REPLICA_SETS, rs.metadata.namespace, rs.metadata.name));
       if (fresh.metadata.uid !== rs.metadata.uid) return;
