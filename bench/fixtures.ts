@@ -22,7 +22,7 @@ export function configMap(name: string, data: Record<string, string>): KubeObjec
   };
 }
 
-export function persistentVolume(name: string): KubeObject {
+export function persistentVolume(name: string, storageClassName = 'bench'): KubeObject {
   return {
     apiVersion: 'v1',
     kind: 'PersistentVolume',
@@ -31,8 +31,22 @@ export function persistentVolume(name: string): KubeObject {
       capacity: { storage: '1Gi' },
       accessModes: ['ReadWriteOnce'],
       persistentVolumeReclaimPolicy: 'Retain',
-      storageClassName: 'bench',
+      storageClassName,
       hostPath: { path: `/tmp/volplane-bench/${name}` },
+    },
+  };
+}
+
+/** A claim for 1Gi ReadWriteOnce of class `storageClassName`. */
+export function persistentVolumeClaim(name: string, storageClassName: string): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'PersistentVolumeClaim',
+    metadata: { name, labels: { app: 'volplane-bench' } },
+    spec: {
+      accessModes: ['ReadWriteOnce'],
+      storageClassName,
+      resources: { requests: { storage: '1Gi' } },
     },
   };
 }

@@ -6,7 +6,8 @@
 //   cli sits on top; testing may import anything.
 //
 // Each rule is one row: which importing files it governs and which imported
-// folders it refuses. Test files (*.test.ts) are exempt: a test may reach for
+// folders it refuses. Test files (*.test.ts, and test-framework.ts scaffolding shared
+// by a component's tests) are exempt: a test may reach for
 // whatever it needs to build its world (usually through src/testing).
 // Not enforced yet: importing another folder's internals instead of its index.ts.
 // Each rule also carries an import it must refuse and one it must allow, so a
@@ -179,7 +180,8 @@ async function importsInSrc(): Promise<{ edges: Edge[]; files: string[] }> {
   files.sort();
   const edges: Edge[] = [];
   for (const from of files) {
-    if (/\.test\.[mc]?[tj]s$/.test(from)) continue;
+    // Tests, and the scaffolding a component's tests share (test-framework.ts), are exempt.
+    if (/\.test\.[mc]?[tj]s$/.test(from) || /(^|\/)test-framework\.ts$/.test(from)) continue;
     const text = await readFile(join(SRC, from), 'utf8');
     // The compiler's own scanner: static imports, re-exports, `import type`, import() and require().
     const { importedFiles } = ts.preProcessFile(text, true, true);

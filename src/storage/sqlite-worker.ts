@@ -11,7 +11,7 @@
 // across the thread boundary. Each request still gets its own answer, with
 // one outcome per write.
 
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { toError } from '../base/errors.ts';
 import { SqliteLogStore } from './sqlite-log-store.ts';
 import {
@@ -30,24 +30,19 @@ const init = workerData as WorkerInit;
 const faults = init.faults === undefined ? undefined : new SqliteFaults(init.faults);
 const store = new SqliteLogStore(init.path, faults === undefined ? {} : { beforeCommit: () => faults.beforeCommit() });
 
-let queue: WorkerRequest[] = [];
-let scheduled = false;
 let transactions = 0;
 
-port.on('message', (request: WorkerRequest) => {
-  queue.push(request);
-  if (!scheduled) {
-    scheduled = true;
-    // setImmediate runs after every message already delivered, so a burst
-    // that arrived during the last commit is drained (and merged) together.
-    setImmediate(drain);
+port.on('message', (first: WorkerRequest) => {
+  // Take everything else already waiting too (requests pile up while a commit
+  // is in progress), so that consecutive writes share one transaction.
+  const requests = [first];
+  for (let next = receiveMessageOnPort(port); next !== undefined; next = receiveMessageOnPort(port)) {
+    requests.push(next.message as WorkerRequest);
   }
+  drain(requests);
 });
 
-function drain(): void {
-  scheduled = false;
-  const requests = queue;
-  queue = [];
+function drain(requests: readonly WorkerRequest[]): void {
   let i = 0;
   while (i < requests.length) {
     const request = requests[i];

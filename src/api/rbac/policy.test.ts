@@ -65,7 +65,7 @@ describe('bindings', () => {
     const b = object('RoleBinding', true, { roleRef: { kind: 'Role', name: 'r' }, subjects });
     roleBindingDef.defaults?.(b);
     assert.deepEqual(b.roleRef, { kind: 'Role', name: 'r', apiGroup: 'rbac.authorization.k8s.io' });
-    assert.deepEqual((b.subjects as { apiGroup: string }[]).map((s) => s.apiGroup), ['rbac.authorization.k8s.io', 'rbac.authorization.k8s.io', '']);
+    assert.deepEqual((b.subjects as { apiGroup: string }[]).map((s) => s.apiGroup), ['rbac.authorization.k8s.io', 'rbac.authorization.k8s.io', undefined]);
     assert.deepEqual(roleBindingDef.validate?.(b, undefined), []);
     assert.deepEqual(roleBindingDef.table.row(b, NOW), ['system:volplane', 'Role/r', '60m', 'alice', 'devs', 'kube-system/provisioner']);
   });

@@ -3,6 +3,7 @@
 // that differs from upstream's single-sync expectation the row says why.
 
 import { after, before, describe, it } from 'node:test';
+import { waitFor } from '../../base/index.ts';
 import { resourcePath, resources } from '../../client/index.ts';
 import { runRow, startHarness, storageClass, type Harness, type Row } from './test-framework.ts';
 
@@ -353,6 +354,21 @@ const rows: Row[] = [
     eventMessages: ['Two claims are bound to the same volume, this one is bound incorrectly'],
   },
   {
+    // Ours, live: the volume of a bound claim is deleted while the controller runs.
+    name: '3-8 the volume of a bound claim is deleted: the claim is Lost',
+    volumes: [{ name: 'volume3-8', claim: 'claim3-8', phase: 'Bound', ann: BBC }],
+    claims: [{ name: 'claim3-8', volumeName: 'volume3-8', phase: 'Bound', ann: BOTH }],
+    action: async (w) => {
+      await waitFor('the binding to settle', async () => (await w.getClaim('claim3-8'))?.status?.capacity !== undefined);
+      const path = resourcePath(resources.persistentVolumes, undefined, 'volume3-8');
+      await w.client.patch(path, { metadata: { finalizers: null } });
+      await w.client.delete(path);
+    },
+    expectedVolumes: [{ name: 'volume3-8', gone: true }],
+    expectedClaims: [{ name: 'claim3-8', phase: 'Lost', volumeName: 'volume3-8', ann: BOTH }],
+    events: ['Warning ClaimLost'],
+  },
+  {
     name: "3-7 bound claim with unbound volume where selector doesn't match",
     volumes: [{ name: 'volume3-7', size: '10Gi', phase: 'Available' }],
     claims: [{ name: 'claim3-7', size: '10Gi', volumeName: 'volume3-7', selector: labels, ann: BOTH }],
@@ -432,6 +448,22 @@ const rows: Row[] = [
     claims: [{ name: 'claim4-8', size: '10Gi', volumeName: 'volume4-8-x', phase: 'Bound' }],
     expectedVolumes: [{ name: 'volume4-8', phase: 'Available', claim: 'claim4-8', uid: 'none' }],
     expectedClaims: [{ name: 'claim4-8', phase: 'Pending', volumeName: 'volume4-8-x' }],
+    events: [],
+  },
+
+  {
+    // Ours, live: the claim of a bound volume is deleted while the controller runs.
+    name: '4-9 the claim of a bound volume is deleted: the volume is Released',
+    volumes: [{ name: 'volume4-9', claim: 'claim4-9', phase: 'Bound', ann: BBC }],
+    claims: [{ name: 'claim4-9', volumeName: 'volume4-9', phase: 'Bound', ann: BOTH }],
+    action: async (w) => {
+      await waitFor('the binding to settle', async () => (await w.getClaim('claim4-9'))?.status?.capacity !== undefined);
+      const path = resourcePath(resources.persistentVolumeClaims, w.namespace, 'claim4-9');
+      await w.client.patch(path, { metadata: { finalizers: null } });
+      await w.client.delete(path);
+    },
+    expectedVolumes: [{ name: 'volume4-9', phase: 'Released', claim: 'claim4-9', ann: BBC }],
+    expectedClaims: [],
     events: [],
   },
 

@@ -141,7 +141,7 @@ export abstract class PersistentVolumeControllerBase {
       [this.volumeInformer, this.claimInformer, this.classInformer, this.podInformer, this.nodeInformer].map((i) => i.waitForSync(signal)),
     );
     // Upstream's initializeCaches: start from a full list, then the workers.
-    for (const pv of this.volumeInformer.list()) this.#storeVolumeFromInformer(pv);
+    for (const pv of this.volumeInformer.list()) this.storeVolume(pv);
     for (const pvc of this.claimInformer.list()) this.storeClaim(pvc);
 
     const resync = setInterval(() => this.#resync(), this.options.resyncMs);
@@ -208,7 +208,7 @@ export abstract class PersistentVolumeControllerBase {
   // Event handlers: store and enqueue, nothing else
 
   #onVolume(pv: PersistentVolume): void {
-    this.#storeVolumeFromInformer(pv);
+    this.storeVolume(pv);
     this.enqueueVolume(pv.metadata.name ?? '');
   }
 
@@ -233,10 +233,6 @@ export abstract class PersistentVolumeControllerBase {
 
   // -------------------------------------------------------------------------
   // Caches
-
-  #storeVolumeFromInformer(pv: PersistentVolume): void {
-    this.storeVolume(pv);
-  }
 
   /** Stores `pv` unless the cache already holds a newer version. Returns the cached object. */
   protected storeVolume(pv: PersistentVolume): PersistentVolume {

@@ -382,8 +382,9 @@ export class PersistentVolumeController extends PersistentVolumeControllerBase {
       clone.metadata.annotations = annotations;
     } else if (clone.spec.claimRef !== undefined && clone.spec.claimRef !== null) {
       // The user pre-bound it: keep the claim's name, forget the uid.
-      clone.spec.claimRef = { ...clone.spec.claimRef, uid: '' };
-      delete clone.spec.claimRef.uid;
+      const ref = { ...clone.spec.claimRef };
+      delete ref.uid;
+      clone.spec.claimRef = ref;
     }
     const updated = await this.#writeVolume(clone);
     await this.#updateVolumePhase(updated, 'Available', '');

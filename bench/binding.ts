@@ -1,0 +1,252 @@
+// Static binding at scale: N PersistentVolumes (hostPath, 1Gi, class
+// `bench-N`) and then N claims of that class, all created as fast as the API
+// takes them (64 requests in flight), and the PV controller left to pair
+// them. Each claim's latency runs from the moment its create returned to the
+// moment a watch on the namespace saw it `Bound`; binds/s is N over the time
+// from the first claim create to the last Bound.
+//
+// The claims are created only once every volume is `Available`: the
+// controller matches a claim against the volumes it already counts as
+// Available, so a claim that arrives before its volume is ready waits for the
+// next periodic resync (15 s) and the figure would measure that period, not
+// binding. The time to make N volumes Available is reported separately.
+//
+// Each N runs in a fresh server (fresh data directory) so that neither the
+// store nor the controller's caches carry objects of another size; the
+// server's RSS is read when the last claim is Bound.
+//
+// Run alone: node bench/binding.ts [N ...]   (default 1000 10000)
+
+import type { KubeObject } from '../src/apimachinery/index.ts';
+import type { RestClient, WatchEvent } from '../src/client/index.ts';
+import { forEachConcurrent } from './concurrent.ts';
+import { describeError, ensureNamespace, persistentVolume, persistentVolumeClaim } from './fixtures.ts';
+import { monitorLoad, type LoadReport } from './load-monitor.ts';
+import { readRss, type Rss } from './rss.ts';
+import { startServerProcess, type ServerProcess } from './server-process.ts';
+import { nowMs, summarize, type Summary } from './stats.ts';
+
+export interface BindingOptions {
+  /** Volumes and claims to create (N). */
+  count: number;
+  /** Creates in flight (default 64). */
+  concurrency?: number;
+  namespace?: string;
+  /** Give up when a phase makes no progress for this long (default 60 s). */
+  stallMs?: number;
+}
+
+export interface BindingResult {
+  count: number;
+  /** Creates per second while creating the volumes. */
+  pvCreateRate: number;
+  /** From the first volume create until every volume was seen Available, s. */
+  pvAvailableSeconds: number;
+  /** Creates per second while creating the claims. */
+  pvcCreateRate: number;
+  /** From the first claim create until the last claim was seen Bound, s. */
+  bindSeconds: number;
+  bindsPerSecond: number;
+  /** Claim create returned → claim seen Bound, ms. */
+  latency: Summary;
+  /** CPU of both processes from the first claim create to the last Bound. */
+  load: LoadReport;
+  /** Server memory when the last claim was Bound. */
+  rss: Rss;
+  /** Wall time of the whole run, server start and stop excluded, s. */
+  totalSeconds: number;
+}
+
+/** A phase stopped making progress. */
+export class BindingStalledError extends Error {
+  override readonly name = 'BindingStalledError';
+  readonly phase: string;
+  readonly done: number;
+  readonly want: number;
+  constructor(phase: string, done: number, want: number, stallMs: number) {
+    super(`${phase}: stuck at ${done} of ${want} for ${stallMs / 1000} s`);
+    this.phase = phase;
+    this.done = done;
+    this.want = want;
+  }
+}
+
+/** Waits until `progress()` reaches `want`, failing only when it stands still for `stallMs`. */
+async function waitForProgress(phase: string, progress: () => number, want: number, stallMs: number, failed: Promise<never>): Promise<void> {
+  let last = -1;
+  let lastChange = nowMs();
+  for (;;) {
+    const done = progress();
+    if (done >= want) return;
+    if (done !== last) {
+      last = done;
+      lastChange = nowMs();
+    } else if (nowMs() - lastChange > stallMs) {
+      throw new BindingStalledError(phase, done, want, stallMs);
+    }
+    await Promise.race([new Promise((resolve) => setTimeout(resolve, 50)), failed]);
+  }
+}
+
+interface PhaseStatus {
+  status?: { phase?: string };
+}
+
+/** Opens a watch from "now" on `collection`; rejects `failed` when it ends before `signal` aborts. */
+async function watchFromNow(
+  client: RestClient,
+  collection: string,
+  onEvent: (event: WatchEvent<KubeObject & PhaseStatus>) => void,
+  signal: AbortSignal,
+): Promise<{ done: Promise<void>; failed: Promise<never> }> {
+  const list = await client.get<{ metadata: { resourceVersion?: string } }>(`${collection}?limit=1`);
+  const rv = encodeURIComponent(list.metadata.resourceVersion ?? '');
+  const done = client.watch(`${collection}?watch=true&resourceVersion=${rv}`, onEvent, { signal });
+  // Rejects only when the stream ends (or fails) while it should still run.
+  const failed = new Promise<never>((_, reject) => {
+    done.then(
+      () => {
+        if (!signal.aborted) reject(new Error(`the watch on ${collection} ended early`));
+      },
+      (err: unknown) => {
+        if (!signal.aborted) reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  });
+  failed.catch(() => undefined);
+  return { done: done.catch(() => undefined), failed };
+}
+
+export async function benchBinding(server: ServerProcess, options: BindingOptions): Promise<BindingResult> {
+  const n = options.count;
+  const concurrency = options.concurrency ?? 64;
+  const namespace = options.namespace ?? 'bench-binding';
+  const stallMs = options.stallMs ?? 60_000;
+  const className = `bench-${n}`;
+  const pad = String(n - 1).length;
+  const name = (i: number): string => String(i).padStart(pad, '0');
+  const pvcCollection = `/api/v1/namespaces/${namespace}/persistentvolumeclaims`;
+
+  const client = server.client({ maxSockets: concurrency });
+  const watchClient = server.client({ maxSockets: 4 });
+  const abort = new AbortController();
+  const streams: Promise<void>[] = [];
+  const t0 = nowMs();
+  try {
+    await ensureNamespace(client, namespace);
+
+    // Volumes, and a watch that notes each one becoming Available.
+    const available = new Set<string>();
+    const pvWatchAbort = new AbortController();
+    const pvWatch = await watchFromNow(
+      watchClient,
+      '/api/v1/persistentvolumes',
+      (e) => {
+        if (e.object.status?.phase === 'Available' && e.object.metadata.name !== undefined) available.add(e.object.metadata.name);
+      },
+      AbortSignal.any([abort.signal, pvWatchAbort.signal]),
+    );
+    streams.push(pvWatch.done);
+    const pvStart = nowMs();
+    await Promise.race([
+      forEachConcurrent(n, concurrency, async (i) => {
+        try {
+          await client.create('/api/v1/persistentvolumes', persistentVolume(`pv-${className}-${name(i)}`, className));
+        } catch (err) {
+          throw new Error(`creating volume ${i}: ${describeError(err)}`, { cause: err });
+        }
+      }),
+      pvWatch.failed,
+    ]);
+    const pvCreateRate = n / ((nowMs() - pvStart) / 1000);
+    await waitForProgress('volumes becoming Available', () => available.size, n, stallMs, pvWatch.failed);
+    const pvAvailableSeconds = (nowMs() - pvStart) / 1000;
+    pvWatchAbort.abort();
+
+    // Claims, and a watch that notes each one becoming Bound.
+    const createdAt = new Map<string, number>();
+    const boundAt = new Map<string, number>();
+    const pvcWatch = await watchFromNow(
+      watchClient,
+      pvcCollection,
+      (e) => {
+        const claim = e.object.metadata.name;
+        if (e.object.status?.phase === 'Bound' && claim !== undefined && !boundAt.has(claim)) boundAt.set(claim, nowMs());
+      },
+      abort.signal,
+    );
+    streams.push(pvcWatch.done);
+    const stopMonitor = monitorLoad(server.pid);
+    const pvcStart = nowMs();
+    await Promise.race([
+      forEachConcurrent(n, concurrency, async (i) => {
+        const claim = `pvc-${name(i)}`;
+        try {
+          await client.create(pvcCollection, persistentVolumeClaim(claim, className));
+        } catch (err) {
+          throw new Error(`creating claim ${i}: ${describeError(err)}`, { cause: err });
+        }
+        createdAt.set(claim, nowMs());
+      }),
+      pvcWatch.failed,
+    ]);
+    const pvcCreateRate = n / ((nowMs() - pvcStart) / 1000);
+    await waitForProgress('claims becoming Bound', () => boundAt.size, n, stallMs, pvcWatch.failed);
+    const lastBound = Math.max(...boundAt.values());
+    const load = stopMonitor();
+    const rss = readRss(server.pid);
+
+    // A Bound seen before the create's answer arrived (possible, not likely) counts as 0 ms.
+    const latencies = [...createdAt].map(([claim, created]) => Math.max(0, (boundAt.get(claim) ?? Number.NaN) - created));
+    const bindSeconds = (lastBound - pvcStart) / 1000;
+    return {
+      count: n,
+      pvCreateRate,
+      pvAvailableSeconds,
+      pvcCreateRate,
+      bindSeconds,
+      bindsPerSecond: n / bindSeconds,
+      latency: summarize(latencies),
+      load,
+      rss,
+      totalSeconds: (nowMs() - t0) / 1000,
+    };
+  } finally {
+    abort.abort();
+    await Promise.allSettled(streams);
+    client.close();
+    watchClient.close();
+  }
+}
+
+/** benchBinding in a server of its own, started for this N and stopped after. */
+export async function benchBindingFresh(options: BindingOptions): Promise<BindingResult> {
+  const server = await startServerProcess();
+  try {
+    return await benchBinding(server, options);
+  } finally {
+    await server.stop();
+  }
+}
+
+/**
+ * Seconds a run of `count` would take, extrapolated linearly from `measured`
+ * (plus a few seconds to start and stop a server). Binding is not quite
+ * linear — caches and the store grow — so treat it as a lower bound.
+ */
+export function estimateBindingSeconds(measured: BindingResult, count: number): number {
+  return (measured.totalSeconds / measured.count) * count + 5;
+}
+
+if (import.meta.main) {
+  const sizes = process.argv.slice(2).map(Number).filter((v) => Number.isInteger(v) && v > 0);
+  for (const count of sizes.length > 0 ? sizes : [1_000, 10_000]) {
+    const r = await benchBindingFresh({ count });
+    console.log(
+      `N=${r.count}: volumes created at ${Math.round(r.pvCreateRate)}/s, all Available after ${r.pvAvailableSeconds.toFixed(1)} s; ` +
+        `claims created at ${Math.round(r.pvcCreateRate)}/s; ${Math.round(r.bindsPerSecond)} binds/s (${r.bindSeconds.toFixed(1)} s); ` +
+        `create→Bound p50 ${r.latency.p50.toFixed(0)} ms, p99 ${r.latency.p99.toFixed(0)} ms; ` +
+        `server RSS ${r.rss.rssMB.toFixed(0)} MB, server CPU ${(r.load.serverCores * 100).toFixed(0)} %; total ${r.totalSeconds.toFixed(0)} s`,
+    );
+  }
+}
