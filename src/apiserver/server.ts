@@ -51,6 +51,7 @@ import {
 import { startCompactor, type CompactorOptions } from './compactor.ts';
 import { startEventTtl, type EventTtlOptions } from './event-ttl.ts';
 import { DEFAULT_MAX_REQUEST_BYTES, parseAccept } from './negotiation.ts';
+import { handleBinding } from './pod-binding.ts';
 import { RegistryStore, storageKey } from './registry/store.ts';
 import { parseRequestInfo, type ResourceRequestInfo } from './request-info.ts';
 
@@ -311,6 +312,7 @@ class VolplaneApiServer implements ApiServer {
         if (info.subresource !== '' && info.subresource !== 'status') throw newNotFoundPath();
         return handleGet(ctx);
       case 'create':
+        if (info.subresource === 'binding' && def.group === '' && def.resource === 'pods') return handleBinding(ctx, def);
         if (info.subresource !== '') throw newNotFoundPath();
         return handleCreate(ctx);
       case 'update':

@@ -96,7 +96,12 @@ export type UpdateFn = (current: KubeObject) => KubeObject;
 
 export interface UpdateOptions extends WriteOptions {
   /** `finalize` is the Namespace subresource that changes only spec.finalizers. */
-  subresource: '' | 'status' | 'finalize';
+  /**
+   * `finalize` is the Namespace subresource that changes only spec.finalizers; `binding`
+   * is a pod's assignment to a node, built by the caller and not subject to the pod
+   * update rules (spec.nodeName is otherwise immutable).
+   */
+  subresource: '' | 'status' | 'finalize' | 'binding';
   /** True when the caller pinned no resourceVersion, so conflicts are retried here. */
   retryOnConflict: boolean;
 }
@@ -398,6 +403,8 @@ export class RegistryStore {
       next = deepCopy(current);
       if (desired.status === undefined) delete next.status;
       else next.status = desired.status;
+    } else if (subresource === 'binding') {
+      next = desired;
     } else if (subresource === 'finalize') {
       // A namespace's /finalize changes its spec.finalizers only.
       next = deepCopy(current);
@@ -428,8 +435,8 @@ export class RegistryStore {
     delete nm.selfLink;
 
     def.defaults?.(next);
-    // A namespace's /finalize is recorded like a write to the main resource.
-    this.#recordManagedFields(def, subresource === 'finalize' ? '' : subresource, current, next, sentManagedFields, options);
+    // /finalize and /binding are recorded like writes to the main resource.
+    this.#recordManagedFields(def, subresource === 'status' ? 'status' : '', current, next, sentManagedFields, options);
     if (subresource === '') def.prepareForUpdate?.(next, current);
     else if (subresource === 'status') def.prepareForStatusUpdate?.(next, current);
 
@@ -444,7 +451,7 @@ export class RegistryStore {
     // kind's validate().
     const errs: FieldError[] = [];
     if (subresource === 'status') errs.push(...(def.validateStatus?.(next, current) ?? []));
-    else errs.push(...(def.validate?.(next, current) ?? []));
+    else if (subresource !== 'binding') errs.push(...(def.validate?.(next, current) ?? []));
     if (errs.length > 0) throw newInvalid(def, name, errs);
     return next;
   }
