@@ -285,7 +285,7 @@ const rows: BadRequestRow[] = [
     // existing object, so the refused case is a path whose parent does not exist.
     name: 'a JSON patch replacing a path whose parent does not exist',
     method: 'PATCH', path: `${CM}/keep-cm`, contentType: 'application/json-patch+json', body: '[{"op":"replace","path":"/data/nope/deeper","value":"x"}]',
-    expectCode: 422, expectReason: 'Invalid', expectMessage: 'replace operation does not apply: doc is missing path: /data/nope/deeper: missing value',
+    expectCode: 422, expectReason: 'Invalid', expectMessage: 'the server rejected our request due to an error in our request',
   },
   {
     name: 'a JSON patch whose test op fails',

@@ -38,7 +38,7 @@ const MAIN = join(REPO, 'src', 'cli', 'main.ts');
 
 const CLAIMS = 200;
 const DELETE_FRACTION = 0.3;
-const WORKERS = 8;
+const WORKERS = 4;
 const CLASS = 'chaos-hostpath';
 const NAMESPACE = 'default';
 /** How long one request may keep retrying through outages. */
@@ -186,13 +186,15 @@ const pvcCollection = resourcePath(resources.persistentVolumeClaims, NAMESPACE);
 const pvcPath = (name: string): string => resourcePath(resources.persistentVolumeClaims, NAMESPACE, name);
 const pvCollection = resourcePath(resources.persistentVolumes);
 
-async function createIdempotent(client: RestClient, what: string, path: string, body: unknown): Promise<void> {
-  await retry(what, async () => {
+/** Creates the object; its uid, or undefined when an earlier attempt created it and the answer was lost. */
+async function createIdempotent(client: RestClient, what: string, path: string, body: unknown): Promise<string | undefined> {
+  return retry(what, async () => {
     try {
-      await client.create(path, body);
+      return (await client.create(path, body)).metadata.uid;
     } catch (err) {
       // The first attempt landed and its answer was lost with the server.
       if (!isCode(err, 409)) throw err;
+      return undefined;
     }
   });
 }
@@ -288,7 +290,7 @@ describe('PV provisioning survives SIGKILL of the control plane', () => {
   it(`chaos: ${CLAIMS} claims, 3–5 kills (seed ${seed}; replay with VOLPLANE_CHAOS_SEED=${seed})`, { timeout: 120_000 }, async (t: TestContext) => {
     const rand = prng(seed);
     const kills = 3 + Math.floor(rand() * 3);
-    const killDelays = Array.from({ length: kills }, () => 200 + Math.floor(rand() * 1800));
+    const killDelays = Array.from({ length: kills }, () => 100 + Math.floor(rand() * 900));
     const names = Array.from({ length: CLAIMS }, (_, i) => `chaos-${String(i).padStart(3, '0')}`);
     const toDelete = new Set(names.filter(() => rand() < DELETE_FRACTION));
     const expected = new Set(names.filter((n) => !toDelete.has(n)));
@@ -330,13 +332,15 @@ describe('PV provisioning survives SIGKILL of the control plane', () => {
 
       // The workload: a queue of operations; a claim's delete is queued behind everything
       // queued before its create finished, so deletes land at every stage of provisioning.
+      const claimOfUid = new Map<string, string>();
       const queue: { op: 'create' | 'delete'; name: string }[] = names.map((name) => ({ op: 'create', name }));
       let done = 0;
       const worker = async (): Promise<void> => {
         for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
           const { op, name } = next;
           if (op === 'create') {
-            await createIdempotent(api, `create claim ${name}`, pvcCollection, claimManifest(name));
+            const uid = await createIdempotent(api, `create claim ${name}`, pvcCollection, claimManifest(name));
+            if (uid !== undefined) claimOfUid.set(uid, name);
             if (toDelete.has(name)) queue.push({ op: 'delete', name });
           } else {
             await deleteIdempotent(api, `delete claim ${name}`, pvcPath(name));
@@ -359,23 +363,39 @@ describe('PV provisioning survives SIGKILL of the control plane', () => {
       t.diagnostic(`workload finished: ${done} operations`);
 
       let last: string[] = [];
+      const convergeStart = Date.now();
+      let nextReport = convergeStart + 5_000;
       try {
         await waitFor(
           'the control plane to converge',
           async () => {
-            last = problems(await snapshot(api, volumesRoot), expected, volumesRoot);
+            const snap = await snapshot(api, volumesRoot);
+            for (const c of snap.claims) claimOfUid.set(c.metadata.uid ?? '', c.metadata.name ?? '');
+            last = problems(snap, expected, volumesRoot);
+            if (Date.now() >= nextReport && last.length > 0) {
+              t.diagnostic(`${Math.round((Date.now() - convergeStart) / 1000)} s: ${last.length} problems, e.g. ${last.slice(0, 3).join('; ')}`);
+              nextReport = Date.now() + 5_000;
+            }
             return last.length === 0;
           },
           { timeoutMs: CONVERGE_MS, intervalMs: 500 },
         );
       } catch (err) {
-        const shown = last.slice(0, 40).join('\n  ');
+        // Name the claim an orphaned directory was made for, when its uid was ever seen.
+        const explain = (line: string): string =>
+          line.replace(/directory pvc-([0-9a-f-]{36}) belongs to no volume/, (m, uid: string) => {
+            const claimName = claimOfUid.get(uid);
+            const meta = existsSync(join(volumesRoot, '.volplane', `pvc-${uid}.json`)) ? 'with' : 'without';
+            return `${m} (made for claim ${claimName ?? '(uid never seen)'}, ${claimName !== undefined && toDelete.has(claimName) ? 'deleted by the test' : 'not deleted'}; ${meta} its .volplane record)`;
+          });
+        const shown = last.slice(0, 40).map(explain).join('\n  ');
         throw new Error(
           `seed ${seed}: ${last.length} problems after ${CONVERGE_MS} ms:\n  ${shown}\n--- server log (tail) ---\n${log.output.trimEnd().split('\n').slice(-40).join('\n')}`,
           { cause: err },
         );
       }
 
+      t.diagnostic(`converged ${Date.now() - convergeStart} ms after the workload finished`);
       const final = await snapshot(api, volumesRoot);
       assert.equal(final.claims.length, expected.size);
       assert.equal(final.volumes.length, expected.size, 'one volume per surviving claim');

@@ -294,9 +294,11 @@ export function newInvalid(
 ): StatusError {
   const causes: StatusCause[] = errs.map((e) => ({ reason: e.type, message: fieldErrorBody(e), field: e.field }));
   const qualifiedKind = kind.group === '' ? kind.kind : `${kind.kind}.${kind.group}`;
+  // With no kind the apiserver's "%s %q is invalid" still starts with a space.
+  const prefix = qualifiedKind === '' ? ' ' : `${qualifiedKind} `;
   const texts = errs.map((e) => (e.field ? `${e.field}: ${fieldErrorBody(e)}` : fieldErrorBody(e)));
   const joined = texts.length === 1 ? texts[0] : `[${texts.join(', ')}]`;
   const details: StatusDetails = { name, kind: kind.kind, causes };
   if (kind.group !== '') details.group = kind.group;
-  return new StatusError(422, 'Invalid', `${qualifiedKind} "${name}" is invalid: ${joined}`, details);
+  return new StatusError(422, 'Invalid', `${prefix}"${name}" is invalid: ${joined}`, details);
 }

@@ -36,7 +36,7 @@ import {
   isPrintable,
   managerFromUserAgent,
 } from '../apimachinery/managedfields/index.ts';
-import { checkObject, formatStrictError, formatTypeError } from '../apimachinery/schema.ts';
+import { checkObject, formatStrictError, formatTypeError, typeProblemText } from '../apimachinery/schema.ts';
 import type { Logger } from '../base/index.ts';
 import { findDuplicateFields } from './json-duplicates.ts';
 import { decodeBody, objectBodyFormat, parseMediaType, readBody, wantsTable, type MediaType } from './negotiation.ts';
@@ -119,13 +119,25 @@ function deletePath(obj: unknown, path: string): void {
  * Checks a decoded object against the kind's schema: wrong types → 400; unknown fields →
  * 400 (Strict), a warning (Warn) or nothing (Ignore); unknown fields are removed.
  */
-function checkAndPrune(def: ResourceDef, value: unknown, validation: FieldValidation, warnings: string[]): KubeObject {
+function checkAndPrune(
+  def: ResourceDef,
+  value: unknown,
+  validation: FieldValidation,
+  warnings: string[],
+  source: 'body' | 'patch' = 'body',
+): KubeObject {
   if (!isPlainObject(value)) {
     throw newBadRequest(`${def.kind} in version "${def.version}" cannot be handled as a ${def.kind}: the body must be a JSON object`);
   }
   if (value.metadata === undefined || value.metadata === null) value.metadata = {};
   const problems = checkObject(def.schemaType, value, { rootKind: def.kind });
   if (problems.typeErrors.length > 0) {
+    if (source === 'patch') {
+      // The apiserver reports a patched object it cannot decode as an invalid `patch`.
+      throw newInvalid({ group: '', kind: '' }, '', [
+        fieldErrors.invalid('patch', JSON.stringify(value), typeProblemText(problems.typeErrors[0])),
+      ]);
+    }
     throw newBadRequest(formatTypeError(def.kind, def.version, problems.typeErrors[0]));
   }
   if (problems.unknownFields.length > 0) {
@@ -450,7 +462,9 @@ function applyPatch(def: ResourceDef, type: string, current: KubeObject, patch: 
   } catch (err) {
     if (err instanceof PatchError) {
       if (err.kind === 'invalid-patch') throw newBadRequest(err.message);
-      throw new StatusError(422, 'Invalid', err.message, { kind: def.kind, name: current.metadata.name });
+      // As the apiserver's generic 422 (NewGenericServerResponse): no kind, name or causes;
+      // the patch engine's own message does not reach the client there either.
+      throw new StatusError(422, 'Invalid', 'the server rejected our request due to an error in our request', {});
     }
     throw err;
   }
@@ -486,7 +500,7 @@ export async function handlePatch(ctx: RequestContext): Promise<void> {
     info.name,
     (current) => {
       const patched = applyPatch(def, type, current, patch);
-      const obj = checkAndPrune(def, patched, validation, ctx.warnings);
+      const obj = checkAndPrune(def, patched, validation, ctx.warnings, 'patch');
       checkTypeMeta(def, obj);
       return obj;
     },
