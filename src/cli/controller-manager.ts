@@ -37,6 +37,8 @@ export interface ControllerContext {
 
 interface ControllerDescriptor {
   name: string;
+  /** The event source Kubernetes' controller of the same job reports (`persistentvolume-controller`). */
+  component: string;
   start(ctx: ControllerContext, signal: AbortSignal, options: ControllerManagerOptions): Promise<void>;
 }
 
@@ -63,16 +65,17 @@ function inTreeProvisioners(options: ControllerManagerOptions): Map<string, Prov
 }
 
 const CONTROLLERS: readonly ControllerDescriptor[] = [
-  { name: 'garbagecollector', start: (ctx, signal) => startGarbageCollectorController(ctx, signal) },
-  { name: 'namespace', start: (ctx, signal) => startNamespaceController(ctx, signal) },
-  { name: 'deployment', start: (ctx, signal) => startDeploymentController(ctx, signal) },
-  { name: 'replicaset', start: (ctx, signal) => startReplicaSetController(ctx, signal) },
-  { name: 'statefulset', start: (ctx, signal) => startStatefulSetController(ctx, signal) },
-  { name: 'ephemeral-volume', start: (ctx, signal) => startEphemeralVolumeController(ctx, signal) },
-  { name: 'pvc-protection', start: (ctx, signal) => startPvcProtectionController(ctx, signal) },
-  { name: 'pv-protection', start: (ctx, signal) => startPvProtectionController(ctx, signal) },
+  { name: 'garbagecollector', component: 'garbage-collector-controller', start: (ctx, signal) => startGarbageCollectorController(ctx, signal) },
+  { name: 'namespace', component: 'namespace-controller', start: (ctx, signal) => startNamespaceController(ctx, signal) },
+  { name: 'deployment', component: 'deployment-controller', start: (ctx, signal) => startDeploymentController(ctx, signal) },
+  { name: 'replicaset', component: 'replicaset-controller', start: (ctx, signal) => startReplicaSetController(ctx, signal) },
+  { name: 'statefulset', component: 'statefulset-controller', start: (ctx, signal) => startStatefulSetController(ctx, signal) },
+  { name: 'ephemeral-volume', component: 'ephemeral_volume', start: (ctx, signal) => startEphemeralVolumeController(ctx, signal) },
+  { name: 'pvc-protection', component: 'pvc-protection-controller', start: (ctx, signal) => startPvcProtectionController(ctx, signal) },
+  { name: 'pv-protection', component: 'pv-protection-controller', start: (ctx, signal) => startPvProtectionController(ctx, signal) },
   {
     name: 'persistentvolume-binder',
+    component: 'persistentvolume-controller',
     start: (ctx, signal, options) =>
       startPersistentVolumeController({ ...ctx, provisioners: inTreeProvisioners(options) }, signal),
   },
@@ -92,7 +95,7 @@ export function startControllerManager(options: ControllerManagerOptions): Contr
     const informers = new SharedInformerFactory({ client, logger });
     const running: Promise<void>[] = [];
     for (const d of selected) {
-      const ctx: ControllerContext = { client, informers, recorder: recorder.withComponent(d.name), logger: logger.child({ controller: d.name }) };
+      const ctx: ControllerContext = { client, informers, recorder: recorder.withComponent(d.component), logger: logger.child({ controller: d.name }) };
       running.push(
         d.start(ctx, leading, options).catch((err: unknown) => {
           if (!leading.aborted) logger.error({ err: toError(err), controller: d.name }, 'controller failed');
