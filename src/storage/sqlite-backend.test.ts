@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -328,4 +328,14 @@ test('sqlite: a backend that is not closed does not keep the process alive once 
   });
   assert.equal(code, 0);
   assert.equal(out.trim(), 'done');
+});
+
+test('sqlite: a database that cannot be opened fails start() with the SQLite error; the backend still closes cleanly', async () => {
+  const dir = join(root, `not-a-file-${++seq}`);
+  mkdirSync(dir, { recursive: true });
+  const b = new SqliteBackend({ path: dir }); // a directory: SQLite cannot open it
+  await assert.rejects(b.start(), (err) => err instanceof SqliteWorkerError && /unable to open/i.test(err.message));
+  await assert.rejects(b.create('/registry/pods/a', 'A'), { name: 'StoreNotStartedError' });
+  await b.close();
+  await assert.rejects(b.start(), { name: 'StoreClosedError' });
 });
