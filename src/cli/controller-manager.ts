@@ -25,6 +25,7 @@ import { startDeploymentController } from '../controllers/deployment/index.ts';
 import { startReplicaSetController } from '../controllers/replicaset/index.ts';
 import { startStatefulSetController } from '../controllers/statefulset/index.ts';
 import { startEphemeralVolumeController } from '../controllers/ephemeral/index.ts';
+import { startScheduler } from '../scheduler/index.ts';
 import type { Provisioner } from '../volume/provisioner.ts';
 import { HostPathProvisioner } from '../volume/provisioners/hostpath/index.ts';
 
@@ -71,6 +72,8 @@ const CONTROLLERS: readonly ControllerDescriptor[] = [
   { name: 'replicaset', component: 'replicaset-controller', start: (ctx, signal) => startReplicaSetController(ctx, signal) },
   { name: 'statefulset', component: 'statefulset-controller', start: (ctx, signal) => startStatefulSetController(ctx, signal) },
   { name: 'ephemeral-volume', component: 'ephemeral_volume', start: (ctx, signal) => startEphemeralVolumeController(ctx, signal) },
+  // Kubernetes runs the scheduler as its own process with its own lease; here it shares ours.
+  { name: 'scheduler', component: 'default-scheduler', start: (ctx, signal) => startScheduler(ctx, signal) },
   { name: 'pvc-protection', component: 'pvc-protection-controller', start: (ctx, signal) => startPvcProtectionController(ctx, signal) },
   { name: 'pv-protection', component: 'pv-protection-controller', start: (ctx, signal) => startPvProtectionController(ctx, signal) },
   {
