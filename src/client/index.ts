@@ -23,6 +23,13 @@ export {
   type RunWorkersOptions,
   type WorkQueueOptions,
 } from './workqueue.ts';
+export {
+  claimObjects,
+  patchOwnerReferences,
+  startInformersAndSync,
+  type ClaimOptions,
+  type ControllerContext,
+} from './controller-utils.ts';
 export { EventRecorder, type CoreEvent, type EventRecorderOptions, type EventType } from './events.ts';
 export {
   LeaderElectionConfigError,

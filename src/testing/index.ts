@@ -12,3 +12,13 @@ export {
   type TestClusterOptions,
 } from './cluster.ts';
 export { findLeaks, isOurs } from './leak-check.ts';
+export {
+  runSteps,
+  startControllerEnv,
+  waitForState,
+  type ControllerEnv,
+  type ControllerEnvOptions,
+  type RowEnv,
+  type StartControllers,
+  type WorldStep,
+} from './controller-env.ts';

@@ -8,9 +8,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KubeList, KubeObject } from '../../apimachinery/index.ts';
 import { formatTime } from '../../apimachinery/index.ts';
-import { silentLogger, waitFor } from '../../base/index.ts';
-import { EventRecorder, resourcePath, resources, RestClient, SharedInformerFactory, type ResourceRef } from '../../client/index.ts';
-import { hasKubectl, startTestCluster, type TestCluster } from '../../testing/index.ts';
+import { resourcePath, resources, type RestClient, type ResourceRef } from '../../client/index.ts';
+import { hasKubectl, runSteps, startControllerEnv, type ControllerEnv, type RowEnv, type TestCluster, type WorldStep } from '../../testing/index.ts';
 import { startReplicaSetController } from '../replicaset/index.ts';
 import { DEPLOYMENTS, POD_TEMPLATE_HASH_LABEL, REVISION_ANNOTATION, startDeploymentController } from './index.ts';
 
@@ -31,17 +30,9 @@ interface World {
   pods: Obj[];
 }
 
-interface Env {
-  client: RestClient;
-  cluster: TestCluster;
-  ns: string;
-}
+type Env = RowEnv;
 
-interface Step {
-  what: string;
-  act?: (env: Env, world: World) => Promise<void>;
-  want: (world: World) => string | undefined;
-}
+type Step = WorldStep<Env, World>;
 
 interface Row {
   name: string;
@@ -195,36 +186,21 @@ const rows: Row[] = [
 ];
 
 describe('deployment controller', () => {
-  let cluster: TestCluster;
+  let testEnv: ControllerEnv;
   let client: RestClient;
-  let informers: SharedInformerFactory;
-  let recorder: EventRecorder;
-  const stop = new AbortController();
-  let running: Promise<void>[];
+  let cluster: TestCluster;
 
   before(async () => {
-    cluster = await startTestCluster();
-    client = RestClient.fromKubeconfig(cluster.kubeconfigPath);
-    const logger = silentLogger();
-    informers = new SharedInformerFactory({ client, logger });
-    recorder = new EventRecorder({ client, component: 'test', logger });
-    const ctx = { client, informers, recorder, logger };
-    running = [startDeploymentController(ctx, stop.signal), startReplicaSetController(ctx, stop.signal)];
+    testEnv = await startControllerEnv((ctx, signal) => [startDeploymentController(ctx, signal), startReplicaSetController(ctx, signal)]);
+    ({ client, cluster } = testEnv);
   });
 
-  after(async () => {
-    stop.abort();
-    await Promise.all(running);
-    await informers.stopped();
-    await recorder.dispose();
-    client.close();
-    await cluster.close();
-  });
+  after(() => testEnv.close());
 
   rows.forEach((row, i) => {
     it(row.name, async () => {
       const env: Env = { client, cluster, ns: `deploy-${i + 1}` };
-      await client.create(resourcePath(resources.namespaces), { metadata: { name: env.ns } });
+      await testEnv.createNamespace(env.ns);
       await client.create(resourcePath(DEPLOYMENTS, env.ns), deployment(row.replicas, row.strategy));
 
       const observe = async (): Promise<World> => {
@@ -241,20 +217,7 @@ describe('deployment controller', () => {
         return { d, rss, pods };
       };
 
-      let world = await observe();
-      for (const step of row.steps) {
-        if (step.act !== undefined) await step.act(env, world);
-        let last = '';
-        try {
-          world = await waitFor(step.what, async () => {
-            const w = await observe();
-            last = step.want(w) ?? '';
-            return last === '' ? w : undefined;
-          }, { timeoutMs: 15_000 });
-        } catch (err) {
-          assert.fail(`${step.what}: ${last}\n${String(err)}`);
-        }
-      }
+      await runSteps(env, row.steps, observe, { timeoutMs: 15_000 });
     });
   });
 });

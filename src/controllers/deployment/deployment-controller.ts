@@ -36,16 +36,18 @@
 // Every write of a ReplicaSet pins the cached resourceVersion: a 409 is an
 // ordinary requeue.
 
-import type { KubeObject, OwnerReference } from '../../apimachinery/index.ts';
-import { deepCopy, EVERYTHING, isEmptySelector, labelSelectorFromObject, matches, type LabelSelector } from '../../apimachinery/index.ts';
+import { deepCopy, EVERYTHING, isEmptySelector, matches, type LabelSelector } from '../../apimachinery/index.ts';
 import type { Logger } from '../../base/index.ts';
 import { toError } from '../../base/index.ts';
 import {
   ApiError,
+  claimObjects,
   objectKey,
   resourcePath,
   runWorkers,
+  startInformersAndSync,
   WorkQueue,
+  type ControllerContext,
   type EventRecorder,
   type Informer,
   type ResourceRef,
@@ -53,6 +55,8 @@ import {
   type SharedInformerFactory,
 } from '../../client/index.ts';
 import { semanticEqual } from '../../api/core/common.ts';
+import { controllerRefOf, newControllerRef } from '../../api/core/owner-references.ts';
+import { workloadSelector as selectorOf } from '../../api/apps/workload-helpers.ts';
 import {
   calculateStatus,
   compactStatus,
@@ -87,12 +91,7 @@ const KIND = 'Deployment';
 const API_VERSION = 'apps/v1';
 const NAMESPACE_INDEX = 'deployment-controller:namespace';
 
-export interface DeploymentControllerContext {
-  client: RestClient;
-  informers: SharedInformerFactory;
-  recorder: EventRecorder;
-  logger: Logger;
-}
+export type DeploymentControllerContext = ControllerContext;
 
 export interface DeploymentControllerOptions {
   /** Concurrent syncs (upstream --concurrent-deployment-syncs, default 5). */
@@ -116,22 +115,6 @@ export async function startDeploymentController(
   options: DeploymentControllerOptions = {},
 ): Promise<void> {
   await new DeploymentController(ctx, options).run(signal);
-}
-
-function controllerRefOf(obj: KubeObject): OwnerReference | undefined {
-  return obj.metadata.ownerReferences?.find((r) => r.controller === true);
-}
-
-function controllerRefTo(d: Deployment): OwnerReference {
-  return { apiVersion: API_VERSION, kind: KIND, name: d.metadata.name ?? '', uid: d.metadata.uid ?? '', controller: true, blockOwnerDeletion: true };
-}
-
-function selectorOf(d: Deployment): LabelSelector | undefined {
-  try {
-    return labelSelectorFromObject(d.spec?.selector);
-  } catch {
-    return undefined;
-  }
 }
 
 /** What one sync works on: the Deployment, its status being built, and its ReplicaSets as last written. */
@@ -179,13 +162,7 @@ class DeploymentController {
       },
       onDelete: (rs) => this.#replicaSetChanged(rs),
     });
-    this.#informers.start(signal);
-    try {
-      await Promise.all([this.#dInformer.waitForSync(signal), this.#rsInformer.waitForSync(signal)]);
-    } catch (err) {
-      if (signal.aborted) return;
-      throw err;
-    }
+    if (!(await startInformersAndSync(this.#informers, signal, [this.#dInformer, this.#rsInformer]))) return;
     await runWorkers(this.#queue, this.#workers, (key) => this.syncDeployment(key), {
       signal,
       logger: this.#logger,
@@ -237,35 +214,17 @@ class DeploymentController {
 
   // ---- ReplicaSets of the Deployment ----
 
-  async #claimReplicaSets(d: Deployment, selector: LabelSelector): Promise<ReplicaSet[]> {
-    const out: ReplicaSet[] = [];
-    const uid = d.metadata.uid;
-    const deleting = d.metadata.deletionTimestamp !== undefined;
-    for (const rs of this.#rsInformer.byIndex(NAMESPACE_INDEX, d.metadata.namespace ?? '')) {
-      const ref = controllerRefOf(rs);
-      const matched = matches(selector, rs.metadata.labels);
-      if (ref !== undefined) {
-        if (ref.uid !== uid) continue;
-        if (matched) out.push(rs);
-        else if (!deleting) await this.#patchOwnerRefs(rs, (rs.metadata.ownerReferences ?? []).filter((x) => x.uid !== uid));
-        continue;
-      }
-      if (!matched || deleting || rs.metadata.deletionTimestamp !== undefined) continue;
-      const adopted = await this.#patchOwnerRefs(rs, [...(rs.metadata.ownerReferences ?? []), controllerRefTo(d)]);
-      if (adopted !== undefined) out.push(adopted);
-    }
-    return out;
-  }
-
-  async #patchOwnerRefs(rs: ReplicaSet, ownerReferences: OwnerReference[]): Promise<ReplicaSet | undefined> {
-    try {
-      return await this.#client.patch<ReplicaSet>(resourcePath(REPLICA_SETS, rs.metadata.namespace, rs.metadata.name), {
-        metadata: { resourceVersion: rs.metadata.resourceVersion, ownerReferences },
-      });
-    } catch (err) {
-      if (err instanceof ApiError && err.code === 404) return undefined;
-      throw err;
-    }
+  #claimReplicaSets(d: Deployment, selector: LabelSelector): Promise<ReplicaSet[]> {
+    return claimObjects<ReplicaSet>(
+      {
+        client: this.#client,
+        resource: REPLICA_SETS,
+        owner: d,
+        controllerRef: newControllerRef(d, API_VERSION, KIND),
+        matches: (rs) => matches(selector, rs.metadata.labels),
+      },
+      this.#rsInformer.byIndex(NAMESPACE_INDEX, d.metadata.namespace ?? ''),
+    );
   }
 
   /**
@@ -311,7 +270,7 @@ class DeploymentController {
         namespace: d.metadata.namespace,
         labels: { ...(template.metadata.labels ?? {}) },
         annotations: newReplicaSetAnnotations(d, revision),
-        ownerReferences: [controllerRefTo(d)],
+        ownerReferences: [newControllerRef(d, API_VERSION, KIND)],
       },
       spec: { replicas, minReadySeconds: d.spec?.minReadySeconds ?? 0, selector, template },
     };

@@ -8,6 +8,7 @@
 import type { KubeObject } from '../../apimachinery/index.ts';
 import { formatTime } from '../../apimachinery/index.ts';
 import { semanticEqual } from '../../api/core/common.ts';
+import { computeTemplateHash } from '../../api/apps/workload-helpers.ts';
 
 export const POD_TEMPLATE_HASH_LABEL = 'pod-template-hash';
 export const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
@@ -77,44 +78,12 @@ export const replicasOf = (obj: Deployment | ReplicaSet): number => obj.spec?.re
 
 // ---- the pod-template hash ----
 
-/** JSON with object keys sorted, so equal templates hash equally whatever their key order. */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
-
-function fnv32a(bytes: Uint8Array, hash = 0x811c9dc5): number {
-  let h = hash;
-  for (const b of bytes) {
-    h ^= b;
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h >>> 0;
-}
-
-const SAFE_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
-
 /**
- * The `pod-template-hash` of a template: FNV-32a of the template (plus the
- * collision count, when set, as four little-endian bytes), printed in decimal
- * and each digit mapped onto the vowel-free alphabet upstream uses, so a hash
- * never spells a word. Not byte-compatible with upstream's (which hashes Go's
- * dump of the struct), but stable and of the same shape.
+ * The `pod-template-hash` of a template (see computeTemplateHash; the
+ * collision count is hashed only when set).
  */
 export function computeHash(template: PodTemplate | undefined, collisionCount?: number): string {
-  let h = fnv32a(new TextEncoder().encode(canonicalJson(template ?? {})));
-  if (collisionCount !== undefined) {
-    const b = new Uint8Array(4);
-    new DataView(b.buffer).setUint32(0, collisionCount >>> 0, true);
-    h = fnv32a(b, h);
-  }
-  return [...String(h)].map((c) => SAFE_ALPHABET[c.charCodeAt(0) % SAFE_ALPHABET.length]).join('');
+  return computeTemplateHash(template ?? {}, collisionCount);
 }
 
 function withoutHash(template: PodTemplate | undefined): PodTemplate {

@@ -3,11 +3,9 @@
 // walks through steps to the claims and events that must follow.
 
 import { after, before, describe, it } from 'node:test';
-import assert from 'node:assert/strict';
 import type { KubeList, KubeObject } from '../../apimachinery/index.ts';
-import { silentLogger, waitFor } from '../../base/index.ts';
-import { EventRecorder, resourcePath, resources, RestClient, SharedInformerFactory } from '../../client/index.ts';
-import { startTestCluster, type TestCluster } from '../../testing/index.ts';
+import { resourcePath, resources, type RestClient } from '../../client/index.ts';
+import { runSteps, startControllerEnv, type ControllerEnv, type RowEnv, type WorldStep } from '../../testing/index.ts';
 import { startEphemeralVolumeController } from './index.ts';
 
 interface Obj extends KubeObject {
@@ -26,16 +24,9 @@ interface World {
   events: Event[];
 }
 
-interface Env {
-  client: RestClient;
-  ns: string;
-}
+type Env = RowEnv;
 
-interface Step {
-  what: string;
-  act?: (env: Env, world: World) => Promise<void>;
-  want: (world: World) => string | undefined;
-}
+type Step = WorldStep<Env, World>;
 
 interface Row {
   name: string;
@@ -169,35 +160,20 @@ const rows: Row[] = [
 const firstUid = new Map<string, string>();
 
 describe('ephemeral volume controller', () => {
-  let cluster: TestCluster;
+  let testEnv: ControllerEnv;
   let client: RestClient;
-  let informers: SharedInformerFactory;
-  let recorder: EventRecorder;
-  const stop = new AbortController();
-  let running: Promise<void>;
 
   before(async () => {
-    cluster = await startTestCluster();
-    client = RestClient.fromKubeconfig(cluster.kubeconfigPath);
-    const logger = silentLogger();
-    informers = new SharedInformerFactory({ client, logger });
-    recorder = new EventRecorder({ client, component: 'test', logger });
-    running = startEphemeralVolumeController({ client, informers, recorder, logger }, stop.signal);
+    testEnv = await startControllerEnv(startEphemeralVolumeController);
+    client = testEnv.client;
   });
 
-  after(async () => {
-    stop.abort();
-    await running;
-    await informers.stopped();
-    await recorder.dispose();
-    client.close();
-    await cluster.close();
-  });
+  after(() => testEnv.close());
 
   rows.forEach((row, i) => {
     it(row.name, async () => {
-      const env: Env = { client, ns: `eph-${i + 1}` };
-      await client.create(resourcePath(resources.namespaces), { metadata: { name: env.ns } });
+      const env: Env = { client, cluster: testEnv.cluster, ns: `eph-${i + 1}` };
+      await testEnv.createNamespace(env.ns);
       for (const obj of row.before ?? []) await client.create(resourcePath(resources.persistentVolumeClaims, env.ns), obj);
       await client.create(resourcePath(resources.pods, env.ns), pod(row.volumes));
 
@@ -208,20 +184,7 @@ describe('ephemeral volume controller', () => {
         return { pod: p, claims: new Map(claims.map((c) => [c.metadata.name ?? '', c])), events };
       };
 
-      let world = await observe();
-      for (const step of row.steps) {
-        if (step.act !== undefined) await step.act(env, world);
-        let last = '';
-        try {
-          world = await waitFor(step.what, async () => {
-            const w = await observe();
-            last = step.want(w) ?? '';
-            return last === '' ? w : undefined;
-          });
-        } catch (err) {
-          assert.fail(`${step.what}: ${last}\n${String(err)}`);
-        }
-      }
+      await runSteps(env, row.steps, observe);
     });
   });
 });

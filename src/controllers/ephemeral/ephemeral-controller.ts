@@ -31,7 +31,9 @@ import {
   resourcePath,
   resources,
   runWorkers,
+  startInformersAndSync,
   WorkQueue,
+  type ControllerContext,
   type EventRecorder,
   type Informer,
   type RestClient,
@@ -44,12 +46,7 @@ const CLAIMS = resources.persistentVolumeClaims;
 /** Pods by the `namespace/name` of the claims their ephemeral volumes need. */
 const CLAIM_INDEX = 'ephemeral-controller:claims';
 
-export interface EphemeralVolumeControllerContext {
-  client: RestClient;
-  informers: SharedInformerFactory;
-  recorder: EventRecorder;
-  logger: Logger;
-}
+export type EphemeralVolumeControllerContext = ControllerContext;
 
 export interface EphemeralVolumeControllerOptions {
   /** Concurrent syncs (upstream --concurrent-ephemeralvolume-syncs, default 5). */
@@ -109,13 +106,7 @@ class EphemeralVolumeController {
         for (const pod of this.#podInformer.byIndex(CLAIM_INDEX, objectKey(claim))) enqueue(pod);
       },
     });
-    this.#informers.start(signal);
-    try {
-      await Promise.all([this.#podInformer.waitForSync(signal), this.#claimInformer.waitForSync(signal)]);
-    } catch (err) {
-      if (signal.aborted) return;
-      throw err;
-    }
+    if (!(await startInformersAndSync(this.#informers, signal, [this.#podInformer, this.#claimInformer]))) return;
     await runWorkers(this.#queue, this.#workers, (key) => this.syncPod(key), { signal, logger: this.#logger });
   }
 

@@ -4,8 +4,12 @@
 // the pod, and a claim of that name the pod does not control is not its
 // claim, whatever it contains.
 
-import type { KubeObject, OwnerReference } from '../../apimachinery/index.ts';
+import type { KubeObject } from '../../apimachinery/index.ts';
 import { deepCopy } from '../../apimachinery/index.ts';
+import { ephemeralClaimName, volumeIsForPod } from '../../api/core/ephemeral-volumes.ts';
+import { newControllerRef } from '../../api/core/owner-references.ts';
+
+export { ephemeralClaimName };
 
 export interface ClaimTemplate {
   metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
@@ -32,22 +36,10 @@ export function podNeedsWork(pod: Pod): boolean {
   return pod.metadata.deletionTimestamp === undefined && ephemeralVolumes(pod).length > 0;
 }
 
-/** `<pod>-<volume>`. */
-export function ephemeralClaimName(pod: KubeObject, volume: { name: string }): string {
-  return `${pod.metadata.name}-${volume.name}`;
-}
-
 /** The claim to create for `volume` of `pod`: the template's labels, annotations and spec, controlled by the pod. */
 export function newEphemeralClaim(pod: Pod, volume: EphemeralVolume): KubeObject {
   const template = volume.ephemeral?.volumeClaimTemplate ?? {};
-  const owner: OwnerReference = {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    name: pod.metadata.name ?? '',
-    uid: pod.metadata.uid ?? '',
-    controller: true,
-    blockOwnerDeletion: true,
-  };
+  const owner = newControllerRef(pod, 'v1', 'Pod');
   const metadata: KubeObject['metadata'] = { name: ephemeralClaimName(pod, volume), namespace: pod.metadata.namespace, ownerReferences: [owner] };
   if (template.metadata?.labels !== undefined) metadata.labels = { ...template.metadata.labels };
   if (template.metadata?.annotations !== undefined) metadata.annotations = { ...template.metadata.annotations };
@@ -56,7 +48,6 @@ export function newEphemeralClaim(pod: Pod, volume: EphemeralVolume): KubeObject
 
 /** Why `claim` is not the pod's ephemeral claim (upstream's wording), or undefined when it is. */
 export function claimNotForPod(pod: KubeObject, claim: KubeObject): string | undefined {
-  const controlled = claim.metadata.ownerReferences?.some((r) => r.controller === true && r.uid === pod.metadata.uid);
-  if (controlled) return undefined;
+  if (volumeIsForPod(pod, claim)) return undefined;
   return `PVC ${claim.metadata.namespace}/${claim.metadata.name} was not created for pod ${pod.metadata.namespace}/${pod.metadata.name} (pod is not owner)`;
 }

@@ -12,9 +12,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { KubeObject } from '../../apimachinery/index.ts';
-import { silentLogger, waitFor } from '../../base/index.ts';
-import { ApiError, EventRecorder, resourcePath, RestClient, SharedInformerFactory, type ResourceRef } from '../../client/index.ts';
-import { startTestCluster, type TestCluster } from '../../testing/index.ts';
+import { ApiError, resourcePath, type RestClient, type ResourceRef } from '../../client/index.ts';
+import { startControllerEnv, waitForState, type ControllerEnv } from '../../testing/index.ts';
 import { startGarbageCollectorController } from './index.ts';
 
 type Kind = 'Deployment' | 'ReplicaSet' | 'Pod' | 'ConfigMap';
@@ -296,32 +295,22 @@ async function probeForegroundPolicy(client: RestClient): Promise<string | undef
 }
 
 describe('garbage collector', () => {
-  let cluster: TestCluster;
+  let testEnv: ControllerEnv;
   let client: RestClient;
-  let informers: SharedInformerFactory;
-  let recorder: EventRecorder;
-  const stop = new AbortController();
-  let running: Promise<void>;
   const missing: Record<NonNullable<Row['needs']>, string | undefined> = { 'foreground-policy': undefined };
 
   before(async () => {
-    cluster = await startTestCluster();
-    client = RestClient.fromKubeconfig(cluster.kubeconfigPath);
-    missing['foreground-policy'] = await probeForegroundPolicy(client);
-    const logger = silentLogger();
-    informers = new SharedInformerFactory({ client, logger });
-    recorder = new EventRecorder({ client, component: 'garbage-collector', logger });
-    running = startGarbageCollectorController({ client, informers, recorder, logger }, stop.signal);
+    testEnv = await startControllerEnv(startGarbageCollectorController, {
+      component: 'garbage-collector',
+      // Probed before the collector runs, so it cannot act on the probe's object.
+      beforeStart: async (env) => {
+        missing['foreground-policy'] = await probeForegroundPolicy(env.client);
+      },
+    });
+    client = testEnv.client;
   });
 
-  after(async () => {
-    stop.abort();
-    await running;
-    await informers.stopped();
-    await recorder.dispose();
-    client.close();
-    await cluster.close();
-  });
+  after(() => testEnv.close());
 
   rows.forEach((row, i) => {
     it(row.name, async (t) => {
@@ -331,9 +320,7 @@ describe('garbage collector', () => {
         return;
       }
       const ns = `gc-${i + 1}`;
-      await client.create(resourcePath({ group: '', version: 'v1', resource: 'namespaces', namespaced: false }), {
-        metadata: { name: ns },
-      });
+      await testEnv.createNamespace(ns);
       const path = (kind: Kind, name?: string): string => resourcePath(REFS[kind].ref, ns, name);
       const uids = new Map<string, string>();
       for (const spec of row.objects) {
@@ -385,19 +372,12 @@ describe('garbage collector', () => {
 
       for (const step of row.steps) {
         await step.act?.(world);
-        let last: string[] = [];
-        try {
-          await waitFor(
-            step.what,
-            async () => {
-              last = (await Promise.all(step.want.map(mismatch))).filter((m): m is string => m !== undefined);
-              return last.length === 0;
-            },
-            { timeoutMs: 15_000, intervalMs: 50 },
-          );
-        } catch (err) {
-          assert.fail(`${step.what}: ${last.join('; ')} (${(err as Error).message})`);
-        }
+        await waitForState(
+          step.what,
+          async () => (await Promise.all(step.want.map(mismatch))).filter((m): m is string => m !== undefined),
+          (problems) => problems,
+          { timeoutMs: 15_000, intervalMs: 50 },
+        );
       }
     });
   });

@@ -36,7 +36,9 @@ import {
   isConflict,
   resourcePath,
   runWorkers,
+  startInformersAndSync,
   WorkQueue,
+  type ControllerContext,
   type EventRecorder,
   type ResourceRef,
   type RestClient,
@@ -56,12 +58,7 @@ import {
   type ObjectIdentity,
 } from './graph.ts';
 
-export interface GarbageCollectorContext {
-  client: RestClient;
-  informers: SharedInformerFactory;
-  recorder: EventRecorder;
-  logger: Logger;
-}
+export type GarbageCollectorContext = ControllerContext;
 
 const DELETE_WORKERS = 5;
 const ORPHAN_WORKERS = 2;
@@ -150,13 +147,7 @@ class GarbageCollector {
         },
       }));
     }
-    this.#informers.start(signal);
-    try {
-      await this.#informers.waitForSync(signal);
-    } catch (err) {
-      if (signal.aborted) return;
-      throw err;
-    }
+    if (!(await startInformersAndSync(this.#informers, signal))) return;
     this.#logger.info({ resources: this.#resources.length, nodes: this.#graph.size }, 'garbage collector synced');
     const onError = (uid: string, err: Error): void => this.#recordFailure(uid, err);
     await Promise.all([

@@ -3,11 +3,9 @@
 // then the state the namespace and its content must reach.
 
 import { after, before, describe, it } from 'node:test';
-import assert from 'node:assert/strict';
 import type { KubeList, KubeObject } from '../../apimachinery/index.ts';
-import { silentLogger, waitFor } from '../../base/index.ts';
-import { ApiError, EventRecorder, resourcePath, resources, RestClient, SharedInformerFactory, type ResourceRef } from '../../client/index.ts';
-import { startTestCluster, type TestCluster } from '../../testing/index.ts';
+import { ApiError, resourcePath, resources, type RestClient, type ResourceRef } from '../../client/index.ts';
+import { startControllerEnv, waitForState, type ControllerEnv } from '../../testing/index.ts';
 import { startNamespaceController } from './index.ts';
 
 interface Content {
@@ -98,34 +96,24 @@ const rows: Row[] = [
 ];
 
 describe('namespace controller', () => {
-  let cluster: TestCluster;
+  let testEnv: ControllerEnv;
   let client: RestClient;
-  let informers: SharedInformerFactory;
-  let recorder: EventRecorder;
-  const stop = new AbortController();
-  let running: Promise<void>;
 
   /** Why the rows cannot run on this server, if they cannot. */
   let unsupported: string | undefined;
 
   before(async () => {
-    cluster = await startTestCluster({ controllers: ['pvc-protection'] });
-    client = RestClient.fromKubeconfig(cluster.kubeconfigPath);
-    unsupported = await probeFinalize(client);
-    const logger = silentLogger();
-    informers = new SharedInformerFactory({ client, logger });
-    recorder = new EventRecorder({ client, component: 'namespace-controller', logger });
-    running = startNamespaceController({ client, informers, recorder, logger }, stop.signal);
+    testEnv = await startControllerEnv(startNamespaceController, {
+      clusterOptions: { controllers: ['pvc-protection'] },
+      component: 'namespace-controller',
+      beforeStart: async (env) => {
+        unsupported = await probeFinalize(env.client);
+      },
+    });
+    client = testEnv.client;
   });
 
-  after(async () => {
-    stop.abort();
-    await running;
-    await informers.stopped();
-    await recorder.dispose();
-    client.close();
-    await cluster.close();
-  });
+  after(() => testEnv.close());
 
   rows.forEach((row, i) => {
     it(row.name, async (t) => {
@@ -134,7 +122,7 @@ describe('namespace controller', () => {
         return;
       }
       const ns = `ns-${i + 1}`;
-      await client.create(resourcePath(resources.namespaces), { metadata: { name: ns } });
+      await testEnv.createNamespace(ns);
       for (const c of row.content) {
         await client.create(resourcePath(c.ref, ns), { metadata: { name: c.name, finalizers: c.finalizers }, ...c.body });
       }
@@ -180,19 +168,7 @@ describe('namespace controller', () => {
 
       for (const step of row.steps) {
         await step.act?.({ client, ns });
-        let last: string[] = [];
-        try {
-          await waitFor(
-            step.what,
-            async () => {
-              last = await mismatch(step.want);
-              return last.length === 0;
-            },
-            { timeoutMs: 15_000, intervalMs: 50 },
-          );
-        } catch (err) {
-          assert.fail(`${step.what}: ${last.join('; ')} (${(err as Error).message})`);
-        }
+        await waitForState(step.what, () => mismatch(step.want), (problems) => problems, { timeoutMs: 15_000, intervalMs: 50 });
       }
     });
   });

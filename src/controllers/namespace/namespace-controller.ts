@@ -35,7 +35,9 @@ import {
   resourcePath,
   resources,
   runWorkers,
+  startInformersAndSync,
   WorkQueue,
+  type ControllerContext,
   type EventRecorder,
   type Informer,
   type RestClient,
@@ -54,12 +56,7 @@ import {
 /** The spec.finalizers entry this controller removes when the namespace is empty. */
 export const FINALIZER_KUBERNETES = 'kubernetes';
 
-export interface NamespaceControllerContext {
-  client: RestClient;
-  informers: SharedInformerFactory;
-  recorder: EventRecorder;
-  logger: Logger;
-}
+export type NamespaceControllerContext = ControllerContext;
 
 export interface NamespaceControllerOptions {
   /** Concurrent syncs (upstream's --concurrent-namespace-syncs; default 5). */
@@ -134,13 +131,7 @@ class NamespaceController {
   }
 
   async #runWorkers(informer: Informer<Namespace>, signal: AbortSignal): Promise<void> {
-    this.#informers.start(signal);
-    try {
-      await informer.waitForSync(signal);
-    } catch (err) {
-      if (signal.aborted) return;
-      throw err;
-    }
+    if (!(await startInformersAndSync(this.#informers, signal, [informer]))) return;
     await runWorkers(this.#queue, this.#workers, (name, s) => this.syncNamespace(name, s), {
       signal,
       logger: this.#logger,

@@ -35,7 +35,7 @@ import {
   resources,
   type CoreEvent,
 } from '../../client/index.ts';
-import { startTestCluster, type TestCluster } from '../../testing/index.ts';
+import { startControllerEnv, type TestCluster } from '../../testing/index.ts';
 import { DeleteError, ProvisionError, type ProvisionOptions, type ProvisionedVolume, type Provisioner } from '../../volume/provisioner.ts';
 import { PersistentVolumeController } from './pv-controller.ts';
 import type { Recycler } from './recycler.ts';
@@ -206,18 +206,10 @@ export interface Harness {
   close(): Promise<void>;
 }
 
+/** The cluster and client the rows share; each row starts a controller of its own (newRowController). */
 export async function startHarness(): Promise<Harness> {
-  const cluster = await startTestCluster();
-  const client = RestClient.fromKubeconfig(cluster.kubeconfigPath);
-  return {
-    cluster,
-    client,
-    provisioner: new FakeProvisioner(),
-    async close() {
-      client.close();
-      await cluster.close();
-    },
-  };
+  const env = await startControllerEnv();
+  return { cluster: env.cluster, client: env.client, provisioner: new FakeProvisioner(), close: () => env.close() };
 }
 
 /** A row's world as written: names resolved and uids known. */

@@ -16,7 +16,9 @@
 // see the design comment of pvc-protection-controller.ts for why that is
 // stricter than upstream.
 
-import type { KubeObject, OwnerReference } from '../../apimachinery/index.ts';
+import type { KubeObject } from '../../apimachinery/index.ts';
+import { ephemeralClaimName, volumeIsForPod } from '../../api/core/ephemeral-volumes.ts';
+import { isPodTerminated } from '../../api/core/pod-helpers.ts';
 
 /** The fields of a pod the protection rules read. */
 export interface Pod extends KubeObject {
@@ -36,11 +38,6 @@ export interface PodVolume {
 /** The name of the pods informer's index from `namespace/claim` to the pods that refer to it (upstream's name). */
 export const POD_PVC_INDEX = 'pod-pvc-index';
 
-/** The claim a generic ephemeral volume of `pod` gets (upstream's ephemeral.VolumeClaimName). */
-export function ephemeralVolumeClaimName(pod: Pick<Pod, 'metadata'>, volume: Pick<PodVolume, 'name'>): string {
-  return `${pod.metadata.name ?? ''}-${volume.name}`;
-}
-
 /**
  * The claim name a volume refers to, or undefined for a volume of another
  * kind. An ephemeral volume refers to `<pod>-<volume>` by name only; whether
@@ -49,7 +46,7 @@ export function ephemeralVolumeClaimName(pod: Pick<Pod, 'metadata'>, volume: Pic
 export function volumeClaimName(pod: Pod, volume: PodVolume): string | undefined {
   const claimName = volume.persistentVolumeClaim?.claimName;
   if (volume.persistentVolumeClaim != null) return claimName === undefined || claimName === '' ? undefined : claimName;
-  if (volume.ephemeral != null) return ephemeralVolumeClaimName(pod, volume);
+  if (volume.ephemeral != null) return ephemeralClaimName(pod, volume);
   return undefined;
 }
 
@@ -62,18 +59,6 @@ export function podPvcIndexValues(pod: Pod): string[] {
     if (claimName !== undefined) out.push(`${ns}/${claimName}`);
   }
   return out;
-}
-
-/** Whether `claim` is the one created for an ephemeral volume of `pod`: its controller reference is the pod (ephemeral.VolumeIsForPod). */
-export function volumeIsForPod(pod: Pick<Pod, 'metadata'>, claim: Pick<KubeObject, 'metadata'>): boolean {
-  const owner: OwnerReference | undefined = claim.metadata.ownerReferences?.find((r) => r.controller === true);
-  return owner !== undefined && pod.metadata.uid !== undefined && owner.uid === pod.metadata.uid;
-}
-
-/** Succeeded or Failed: the containers are gone for good (volumeutil.IsPodTerminated, by phase). */
-export function isPodTerminated(pod: Pod): boolean {
-  const phase = pod.status?.phase;
-  return phase === 'Succeeded' || phase === 'Failed';
 }
 
 /**
@@ -99,7 +84,7 @@ export function podUsesPVC(pod: Pod, claim: Pick<KubeObject, 'metadata'>): boole
     if (volume.persistentVolumeClaim != null) {
       if (volume.persistentVolumeClaim.claimName === claimName) return true;
     } else if (volume.ephemeral != null) {
-      if (ephemeralVolumeClaimName(pod, volume) === claimName && volumeIsForPod(pod, claim)) return true;
+      if (ephemeralClaimName(pod, volume) === claimName && volumeIsForPod(pod, claim)) return true;
     }
   }
   return false;

@@ -6,9 +6,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KubeObject } from '../../apimachinery/index.ts';
-import { silentLogger, waitFor } from '../../base/index.ts';
-import { ApiError, EventRecorder, resourcePath, resources, RestClient, SharedInformerFactory } from '../../client/index.ts';
-import { hasKubectl, startTestCluster, type TestCluster } from '../../testing/index.ts';
+import { waitFor } from '../../base/index.ts';
+import { ApiError, resourcePath, resources, type RestClient } from '../../client/index.ts';
+import { hasKubectl, startControllerEnv, type ControllerEnv, type TestCluster } from '../../testing/index.ts';
+import { runRow, type Check as GenericCheck, type Row as GenericRow } from './test-framework.ts';
 import { PV_PROTECTION_FINALIZER, startPvProtectionController } from './index.ts';
 
 const VOLUMES = resources.persistentVolumes;
@@ -121,7 +122,7 @@ async function settle(w: World): Promise<void> {
   await waitFor(`sentinel PV ${name} gone`, async () => (await getPV(w, name)) === undefined, { timeoutMs: 15_000 });
 }
 
-type Check = (w: World) => Promise<string>;
+type Check = GenericCheck<World>;
 
 const gone = (name: string): Check => async (w) => {
   const got = await getPV(w, name);
@@ -149,18 +150,7 @@ const describedAsHeld = (name: string): Check => async (w) => {
   return missing.length === 0 ? '' : `describe lacks ${missing.join(', ')}:\n${stdout}`;
 };
 
-interface Step {
-  what: string;
-  act?: (w: World) => Promise<void>;
-  settle?: boolean;
-  want: Check[];
-}
-
-interface Row {
-  name: string;
-  setup: (w: World) => Promise<void>;
-  steps: Step[];
-}
+type Row = GenericRow<World>;
 
 const rows: Row[] = [
   {
@@ -249,52 +239,18 @@ const rows: Row[] = [
 ];
 
 describe('pv-protection controller', () => {
-  let cluster: TestCluster;
-  let client: RestClient;
-  let informers: SharedInformerFactory;
-  let recorder: EventRecorder;
-  const stop = new AbortController();
-  let running: Promise<void>;
+  let testEnv: ControllerEnv;
 
   before(async () => {
-    cluster = await startTestCluster();
-    client = RestClient.fromKubeconfig(cluster.kubeconfigPath);
-    const logger = silentLogger();
-    informers = new SharedInformerFactory({ client, logger });
-    recorder = new EventRecorder({ client, component: 'pv-protection-controller', logger });
-    running = startPvProtectionController({ client, informers, recorder, logger }, stop.signal);
+    testEnv = await startControllerEnv(startPvProtectionController, { component: 'pv-protection-controller' });
   });
 
-  after(async () => {
-    stop.abort();
-    await running;
-    await informers.stopped();
-    await recorder.dispose();
-    client.close();
-    await cluster.close();
-  });
+  after(() => testEnv.close());
 
   rows.forEach((row, i) => {
     it(row.name, async () => {
-      const w: World = { client, cluster, prefix: `pvp-${i + 1}` };
-      await row.setup(w);
-      for (const step of row.steps) {
-        await step.act?.(w);
-        if (step.settle === true) await settle(w);
-        let last: string[] = [];
-        try {
-          await waitFor(
-            step.what,
-            async () => {
-              last = (await Promise.all(step.want.map((c) => c(w)))).filter((m) => m !== '');
-              return last.length === 0;
-            },
-            { timeoutMs: 15_000, intervalMs: 50 },
-          );
-        } catch (err) {
-          assert.fail(`${step.what}: ${last.join('; ')} (${(err as Error).message})`);
-        }
-      }
+      const w: World = { client: testEnv.client, cluster: testEnv.cluster, prefix: `pvp-${i + 1}` };
+      await runRow(w, row, settle);
     });
   });
 });

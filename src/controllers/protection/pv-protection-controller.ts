@@ -26,7 +26,18 @@
 import { PV_PROTECTION_FINALIZER } from '../../api/core/persistent-volume.ts';
 import type { KubeObject } from '../../apimachinery/index.ts';
 import type { Disposable, Logger } from '../../base/index.ts';
-import { ApiError, resourcePath, resources, runWorkers, WorkQueue, type EventRecorder, type Informer, type RestClient, type SharedInformerFactory } from '../../client/index.ts';
+import {
+  ApiError,
+  resourcePath,
+  resources,
+  runWorkers,
+  startInformersAndSync,
+  WorkQueue,
+  type EventRecorder,
+  type Informer,
+  type RestClient,
+  type SharedInformerFactory,
+} from '../../client/index.ts';
 import { isDeletionCandidate, needToAddFinalizer, withFinalizer, withoutFinalizer } from './protection-util.ts';
 import type { ProtectionControllerContext, ProtectionControllerOptions } from './pvc-protection-controller.ts';
 
@@ -84,13 +95,7 @@ export class PvProtectionController {
   /** Starts the informers, waits for the first list, and syncs PVs until `signal` aborts. */
   async run(signal: AbortSignal): Promise<void> {
     try {
-      this.#informers.start(signal);
-      try {
-        await this.#volumes.waitForSync(signal);
-      } catch (err) {
-        if (signal.aborted) return;
-        throw err;
-      }
+      if (!(await startInformersAndSync(this.#informers, signal, [this.#volumes]))) return;
       this.#logger.info('started');
       await runWorkers(this.queue, this.#workers, (name, s) => this.syncVolume(name, s), {
         signal,

@@ -8,9 +8,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KubeList, KubeObject } from '../../apimachinery/index.ts';
-import { silentLogger, waitFor } from '../../base/index.ts';
-import { ApiError, EventRecorder, resourcePath, resources, RestClient, SharedInformerFactory } from '../../client/index.ts';
-import { hasKubectl, startTestCluster, type TestCluster } from '../../testing/index.ts';
+import { waitFor } from '../../base/index.ts';
+import { ApiError, resourcePath, resources, type RestClient } from '../../client/index.ts';
+import { hasKubectl, startControllerEnv, type ControllerEnv, type TestCluster } from '../../testing/index.ts';
+import { runRow, type Check as GenericCheck, type Row as GenericRow } from './test-framework.ts';
 import { PVC_PROTECTION_FINALIZER, PvcProtectionController, startPvcProtectionController, type Pod, type PodVolume } from './index.ts';
 
 const CLAIMS = resources.persistentVolumeClaims;
@@ -85,7 +86,7 @@ async function settle(w: World): Promise<void> {
 // ---------------------------------------------------------------------------
 // Expectations: each returns what is wrong ('' when right)
 
-type Check = (w: World) => Promise<string>;
+type Check = GenericCheck<World>;
 
 const gone = (claim: string): Check => async (w) => {
   const got = await getOrUndefined(w.client, resourcePath(CLAIMS, w.ns, claim));
@@ -122,19 +123,7 @@ const describedAsHeld = (claim: string, usedBy: string): Check => async (w) => {
 // ---------------------------------------------------------------------------
 // The rows
 
-interface Step {
-  what: string;
-  act?: (w: World) => Promise<void>;
-  /** Wait for the controller to process what is queued before checking (for "stays" claims). */
-  settle?: boolean;
-  want: Check[];
-}
-
-interface Row {
-  name: string;
-  setup: (w: World) => Promise<void>;
-  steps: Step[];
-}
+type Row = GenericRow<World>;
 
 const rows: Row[] = [
   {
@@ -264,58 +253,20 @@ const rows: Row[] = [
   },
 ];
 
-async function check(w: World, step: Step): Promise<void> {
-  let last: string[] = [];
-  try {
-    await waitFor(
-      step.what,
-      async () => {
-        last = (await Promise.all(step.want.map((c) => c(w)))).filter((m) => m !== '');
-        return last.length === 0;
-      },
-      { timeoutMs: 15_000, intervalMs: 50 },
-    );
-  } catch (err) {
-    assert.fail(`${step.what}: ${last.join('; ')} (${(err as Error).message})`);
-  }
-}
-
 describe('pvc-protection controller', () => {
-  let cluster: TestCluster;
-  let client: RestClient;
-  let informers: SharedInformerFactory;
-  let recorder: EventRecorder;
-  const stop = new AbortController();
-  let running: Promise<void>;
+  let testEnv: ControllerEnv;
 
   before(async () => {
-    cluster = await startTestCluster();
-    client = RestClient.fromKubeconfig(cluster.kubeconfigPath);
-    const logger = silentLogger();
-    informers = new SharedInformerFactory({ client, logger });
-    recorder = new EventRecorder({ client, component: 'pvc-protection-controller', logger });
-    running = startPvcProtectionController({ client, informers, recorder, logger }, stop.signal);
+    testEnv = await startControllerEnv(startPvcProtectionController, { component: 'pvc-protection-controller' });
   });
 
-  after(async () => {
-    stop.abort();
-    await running;
-    await informers.stopped();
-    await recorder.dispose();
-    client.close();
-    await cluster.close();
-  });
+  after(() => testEnv.close());
 
   rows.forEach((row, i) => {
     it(row.name, async () => {
-      const w: World = { client, cluster, ns: `pvcp-${i + 1}` };
-      await client.create(resourcePath(resources.namespaces), { metadata: { name: w.ns } });
-      await row.setup(w);
-      for (const step of row.steps) {
-        await step.act?.(w);
-        if (step.settle === true) await settle(w);
-        await check(w, step);
-      }
+      const w: World = { client: testEnv.client, cluster: testEnv.cluster, ns: `pvcp-${i + 1}` };
+      await testEnv.createNamespace(w.ns);
+      await runRow(w, row, settle);
     });
   });
 });
@@ -324,34 +275,25 @@ describe('pvc-protection controller', () => {
 // finalizer. These rows run syncClaim by hand with a pod informer that never
 // started, so the cache knows no pods at all.
 describe('pvc-protection controller: the live pod list backs up the cache', () => {
-  let cluster: TestCluster;
-  let client: RestClient;
+  let testEnv: ControllerEnv;
   let controller: PvcProtectionController;
-  let informers: SharedInformerFactory;
-  let recorder: EventRecorder;
-  const stop = new AbortController();
-  let claimsRunning: Promise<void>;
 
   before(async () => {
-    cluster = await startTestCluster();
-    client = RestClient.fromKubeconfig(cluster.kubeconfigPath);
-    const logger = silentLogger();
-    informers = new SharedInformerFactory({ client, logger });
-    recorder = new EventRecorder({ client, component: 'pvc-protection-controller', logger });
-    controller = new PvcProtectionController({ client, informers, recorder, logger });
-    // Only the claims informer runs; the factory itself is never started.
-    claimsRunning = informers.informerFor(CLAIMS).run(stop.signal);
-    await informers.informerFor(CLAIMS).waitForSync(stop.signal);
+    testEnv = await startControllerEnv(
+      (ctx, signal) => {
+        controller = new PvcProtectionController(ctx);
+        // Only the claims informer runs; the factory itself is never started.
+        return ctx.informers.informerFor(CLAIMS).run(signal);
+      },
+      { component: 'pvc-protection-controller' },
+    );
+    await testEnv.informers.informerFor(CLAIMS).waitForSync(testEnv.signal);
   });
 
   after(async () => {
-    stop.abort();
-    await claimsRunning;
     controller.dispose();
     controller.queue.shutDown();
-    await recorder.dispose();
-    client.close();
-    await cluster.close();
+    await testEnv.close();
   });
 
   const liveRows: Array<{ name: string; withPod: boolean; want: Check }> = [
@@ -360,8 +302,9 @@ describe('pvc-protection controller: the live pod list backs up the cache', () =
   ];
   liveRows.forEach((row, i) => {
     it(row.name, async () => {
-      const w: World = { client, cluster, ns: `live-${i + 1}` };
-      await client.create(resourcePath(resources.namespaces), { metadata: { name: w.ns } });
+      const { client, informers } = testEnv;
+      const w: World = { client, cluster: testEnv.cluster, ns: `live-${i + 1}` };
+      await testEnv.createNamespace(w.ns);
       await createClaim(w, 'c1');
       if (row.withPod) await createPod(w, 'web', [claimVolume('c1')]);
       await deleteClaim(w, 'c1');
@@ -371,7 +314,7 @@ describe('pvc-protection controller: the live pod list backs up the cache', () =
       assert.equal(pods.hasSynced(), false);
       assert.equal(pods.list().length, 0);
 
-      await controller.syncClaim(`${w.ns}/c1`, stop.signal);
+      await controller.syncClaim(`${w.ns}/c1`, testEnv.signal);
       assert.equal(await row.want(w), '');
       const list = await client.get<KubeList>(resourcePath(PODS, w.ns));
       assert.equal(list.items.length, row.withPod ? 1 : 0);

@@ -49,7 +49,9 @@ import {
   resources,
   runWorkers,
   splitKey,
+  startInformersAndSync,
   WorkQueue,
+  type ControllerContext,
   type EventRecorder,
   type Informer,
   type RestClient,
@@ -58,12 +60,7 @@ import {
 import { POD_PVC_INDEX, podMayUseVolumes, podPvcIndexValues, podUsesPVC, volumeClaimName, type Pod } from './pod-usage.ts';
 import { isDeletionCandidate, needToAddFinalizer, withFinalizer, withoutFinalizer } from './protection-util.ts';
 
-export interface ProtectionControllerContext {
-  client: RestClient;
-  informers: SharedInformerFactory;
-  recorder: EventRecorder;
-  logger: Logger;
-}
+export type ProtectionControllerContext = ControllerContext;
 
 export interface ProtectionControllerOptions {
   /** Concurrent syncs (default 1, as kube-controller-manager runs these controllers). */
@@ -127,13 +124,7 @@ export class PvcProtectionController {
   /** Starts the informers, waits for their first lists, and syncs claims until `signal` aborts. */
   async run(signal: AbortSignal): Promise<void> {
     try {
-      this.#informers.start(signal);
-      try {
-        await Promise.all([this.#claims.waitForSync(signal), this.#pods.waitForSync(signal)]);
-      } catch (err) {
-        if (signal.aborted) return;
-        throw err;
-      }
+      if (!(await startInformersAndSync(this.#informers, signal, [this.#claims, this.#pods]))) return;
       this.#logger.info('started');
       await runWorkers(this.queue, this.#workers, (key, s) => this.syncClaim(key, s), {
         signal,

@@ -1,16 +1,12 @@
 // The decisions of the ReplicaSet controller that need no API: which pods
-// count, which go first on a scale-down, what the status says, and how
-// creations are batched (upstream: replica_set_utils.go and the pod helpers
-// of controller_utils.go).
+// go first on a scale-down, what the status says, and how creations are
+// batched (upstream: replica_set_utils.go and ActivePods of
+// controller_utils.go). Whether a pod is active, ready or available is
+// api/core/pod-helpers.ts's question, shared with the StatefulSet controller.
 
-import type { KubeObject, OwnerReference } from '../../apimachinery/index.ts';
+import type { KubeObject } from '../../apimachinery/index.ts';
 import { formatTime } from '../../apimachinery/index.ts';
-
-export interface PodCondition {
-  type: string;
-  status: string;
-  lastTransitionTime?: string;
-}
+import { isPodAvailable, isPodReady, podReadyCondition as readyCondition, type PodCondition } from '../../api/core/pod-helpers.ts';
 
 export interface Pod extends KubeObject {
   spec?: { nodeName?: string; [field: string]: unknown };
@@ -46,39 +42,6 @@ export interface ReplicaSet extends KubeObject {
     template?: { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: Record<string, unknown> };
   };
   status?: ReplicaSetStatus;
-}
-
-export function controllerRefOf(obj: KubeObject): OwnerReference | undefined {
-  return obj.metadata.ownerReferences?.find((r) => r.controller === true);
-}
-
-/** The owner reference a controller puts on what it creates or adopts. */
-export function newControllerRef(owner: KubeObject, apiVersion: string, kind: string): OwnerReference {
-  return { apiVersion, kind, name: owner.metadata.name ?? '', uid: owner.metadata.uid ?? '', controller: true, blockOwnerDeletion: true };
-}
-
-/** Not finished (Succeeded/Failed) and not being deleted: a pod that counts as a replica. */
-export function isPodActive(pod: Pod): boolean {
-  const phase = pod.status?.phase;
-  return phase !== 'Succeeded' && phase !== 'Failed' && pod.metadata.deletionTimestamp === undefined;
-}
-
-function readyCondition(pod: Pod): PodCondition | undefined {
-  return pod.status?.conditions?.find((c) => c.type === 'Ready');
-}
-
-/** The pod's Ready condition is True. */
-export function isPodReady(pod: Pod): boolean {
-  return readyCondition(pod)?.status === 'True';
-}
-
-/** Ready for at least `minReadySeconds` at `nowMs`. */
-export function isPodAvailable(pod: Pod, minReadySeconds: number, nowMs: number): boolean {
-  const c = readyCondition(pod);
-  if (c?.status !== 'True') return false;
-  if (minReadySeconds <= 0) return true;
-  const since = c.lastTransitionTime === undefined ? NaN : Date.parse(c.lastTransitionTime);
-  return !Number.isNaN(since) && since + minReadySeconds * 1000 <= nowMs;
 }
 
 const PHASE_RANK: Record<string, number> = { Pending: 0, Unknown: 1, Running: 2 };

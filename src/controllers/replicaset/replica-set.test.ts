@@ -5,12 +5,10 @@
 // kubelet would.
 
 import { after, before, describe, it } from 'node:test';
-import assert from 'node:assert/strict';
 import type { KubeList, KubeObject } from '../../apimachinery/index.ts';
 import { formatTime } from '../../apimachinery/index.ts';
-import { silentLogger, waitFor } from '../../base/index.ts';
-import { EventRecorder, resourcePath, resources, RestClient, SharedInformerFactory } from '../../client/index.ts';
-import { startTestCluster, type TestCluster } from '../../testing/index.ts';
+import { resourcePath, resources, type RestClient } from '../../client/index.ts';
+import { runSteps, startControllerEnv, type ControllerEnv, type RowEnv, type WorldStep } from '../../testing/index.ts';
 import { REPLICA_SETS, startReplicaSetController } from './index.ts';
 
 interface Pod extends KubeObject {
@@ -26,17 +24,9 @@ interface World {
   pods: Pod[];
 }
 
-interface Env {
-  client: RestClient;
-  ns: string;
-}
+type Env = RowEnv;
 
-interface Step {
-  what: string;
-  act?: (env: Env, world: World) => Promise<void>;
-  /** undefined when the world is as wanted, else what is wrong. */
-  want: (world: World) => string | undefined;
-}
+type Step = WorldStep<Env, World>;
 
 interface Row {
   name: string;
@@ -201,35 +191,20 @@ const rows: Row[] = [
 ];
 
 describe('replicaset controller', () => {
-  let cluster: TestCluster;
+  let testEnv: ControllerEnv;
   let client: RestClient;
-  let informers: SharedInformerFactory;
-  let recorder: EventRecorder;
-  const stop = new AbortController();
-  let running: Promise<void>;
 
   before(async () => {
-    cluster = await startTestCluster();
-    client = RestClient.fromKubeconfig(cluster.kubeconfigPath);
-    const logger = silentLogger();
-    informers = new SharedInformerFactory({ client, logger });
-    recorder = new EventRecorder({ client, component: 'test', logger });
-    running = startReplicaSetController({ client, informers, recorder, logger }, stop.signal);
+    testEnv = await startControllerEnv(startReplicaSetController);
+    client = testEnv.client;
   });
 
-  after(async () => {
-    stop.abort();
-    await running;
-    await informers.stopped();
-    await recorder.dispose();
-    client.close();
-    await cluster.close();
-  });
+  after(() => testEnv.close());
 
   rows.forEach((row, i) => {
     it(row.name, async () => {
-      const env: Env = { client, ns: `rs-${i + 1}` };
-      await client.create(resourcePath(resources.namespaces), { metadata: { name: env.ns } });
+      const env: Env = { client, cluster: testEnv.cluster, ns: `rs-${i + 1}` };
+      await testEnv.createNamespace(env.ns);
       for (const obj of row.before ?? []) await client.create(resourcePath(resources.pods, env.ns), obj);
       await client.create(resourcePath(REPLICA_SETS, env.ns), replicaSet(row.replicas, row.minReadySeconds));
 
@@ -240,20 +215,7 @@ describe('replicaset controller', () => {
         return { rs, pods };
       };
 
-      let world = await observe();
-      for (const step of row.steps) {
-        if (step.act !== undefined) await step.act(env, world);
-        let last = '';
-        try {
-          world = await waitFor(step.what, async () => {
-            const w = await observe();
-            last = step.want(w) ?? '';
-            return last === '' ? w : undefined;
-          });
-        } catch (err) {
-          assert.fail(`${step.what}: ${last}\n${String(err)}`);
-        }
-      }
+      await runSteps(env, row.steps, observe);
     });
   });
 });

@@ -25,17 +25,20 @@
 // backoff and a Warning event. Deleting dependents whose owner is gone is the
 // garbage collector's job, not ours.
 
-import type { KubeObject, OwnerReference } from '../../apimachinery/index.ts';
-import { deepCopy, labelSelectorFromObject, matches, type LabelSelector, type LabelSelectorObject } from '../../apimachinery/index.ts';
+import type { OwnerReference } from '../../apimachinery/index.ts';
+import { deepCopy, matches, type LabelSelector } from '../../apimachinery/index.ts';
 import type { Logger } from '../../base/index.ts';
 import { toError } from '../../base/index.ts';
 import {
   ApiError,
+  claimObjects,
   objectKey,
   resourcePath,
   resources,
   runWorkers,
+  startInformersAndSync,
   WorkQueue,
+  type ControllerContext,
   type EventRecorder,
   type Informer,
   type ResourceRef,
@@ -43,20 +46,11 @@ import {
   type SharedInformerFactory,
 } from '../../client/index.ts';
 import { semanticEqual } from '../../api/core/common.ts';
+import { controllerRefOf, newControllerRef } from '../../api/core/owner-references.ts';
+import { isPodActive, isPodAvailable, isPodReady } from '../../api/core/pod-helpers.ts';
+import { workloadSelector as selectorOf } from '../../api/apps/workload-helpers.ts';
 import { ControllerExpectations } from './controller-expectations.ts';
-import {
-  calculateStatus,
-  controllerRefOf,
-  isPodActive,
-  isPodAvailable,
-  isPodReady,
-  newControllerRef,
-  podsToDelete,
-  slowStartBatch,
-  type Pod,
-  type ReplicaSet,
-  type ReplicaSetStatus,
-} from './replica-set-utils.ts';
+import { calculateStatus, podsToDelete, slowStartBatch, type Pod, type ReplicaSet, type ReplicaSetStatus } from './replica-set-utils.ts';
 
 export const REPLICA_SETS: ResourceRef = { group: 'apps', version: 'v1', resource: 'replicasets', namespaced: true };
 const PODS = resources.pods;
@@ -67,12 +61,7 @@ const BURST_REPLICAS = 500;
 const POD_NAMESPACE_INDEX = 'replicaset-controller:namespace';
 const RS_NAMESPACE_INDEX = 'replicaset-controller:namespace';
 
-export interface ReplicaSetControllerContext {
-  client: RestClient;
-  informers: SharedInformerFactory;
-  recorder: EventRecorder;
-  logger: Logger;
-}
+export type ReplicaSetControllerContext = ControllerContext;
 
 export interface ReplicaSetControllerOptions {
   /** Concurrent syncs (upstream --concurrent-replicaset-syncs, default 5). */
@@ -125,13 +114,7 @@ class ReplicaSetController {
       onUpdate: (old, pod) => this.#podUpdated(old, pod),
       onDelete: (pod) => this.#podDeleted(pod),
     });
-    this.#informers.start(signal);
-    try {
-      await Promise.all([this.#rsInformer.waitForSync(signal), this.#podInformer.waitForSync(signal)]);
-    } catch (err) {
-      if (signal.aborted) return;
-      throw err;
-    }
+    if (!(await startInformersAndSync(this.#informers, signal, [this.#rsInformer, this.#podInformer]))) return;
     await runWorkers(this.#queue, this.#workers, (key) => this.syncReplicaSet(key), {
       signal,
       logger: this.#logger,
@@ -255,32 +238,20 @@ class ReplicaSetController {
    * The pods `rs` controls after adopting matching orphans and releasing owned
    * pods its selector no longer matches (upstream PodControllerRefManager).
    */
-  async #claimPods(rs: ReplicaSet, selector: LabelSelector, candidates: Pod[]): Promise<Pod[]> {
-    const claimed: Pod[] = [];
-    const uid = rs.metadata.uid;
-    const deleting = rs.metadata.deletionTimestamp !== undefined;
-    let canAdopt: boolean | undefined;
-    for (const pod of candidates) {
-      const ref = controllerRefOf(pod);
-      const matched = matches(selector, pod.metadata.labels);
-      if (ref !== undefined) {
-        if (ref.uid !== uid) continue;
-        if (matched) {
-          claimed.push(pod);
-        } else if (!deleting) {
-          await this.#patchOwnerRefs(pod, (pod.metadata.ownerReferences ?? []).filter((r) => r.uid !== uid));
-        }
-        continue;
-      }
-      if (!matched || deleting || pod.metadata.deletionTimestamp !== undefined) continue;
-      // Before the first adoption, make sure the ReplicaSet is still the one we cached (upstream's recheck):
-      // adopting for a deleted-and-recreated ReplicaSet would hand its pods to the garbage collector.
-      canAdopt ??= await this.#stillCurrent(rs);
-      if (!canAdopt) continue;
-      const adopted = await this.#patchOwnerRefs(pod, [...(pod.metadata.ownerReferences ?? []), newControllerRef(rs, API_VERSION, KIND)]);
-      if (adopted !== undefined) claimed.push(adopted);
-    }
-    return claimed;
+  #claimPods(rs: ReplicaSet, selector: LabelSelector, candidates: Pod[]): Promise<Pod[]> {
+    return claimObjects<Pod>(
+      {
+        client: this.#client,
+        resource: PODS,
+        owner: rs,
+        controllerRef: newControllerRef(rs, API_VERSION, KIND),
+        matches: (pod) => matches(selector, pod.metadata.labels),
+        // Before the first adoption, make sure the ReplicaSet is still the one we cached (upstream's recheck):
+        // adopting for a deleted-and-recreated ReplicaSet would hand its pods to the garbage collector.
+        canAdopt: () => this.#stillCurrent(rs),
+      },
+      candidates,
+    );
   }
 
   async #stillCurrent(rs: ReplicaSet): Promise<boolean> {
@@ -289,18 +260,6 @@ class ReplicaSetController {
       return fresh.metadata.uid === rs.metadata.uid && fresh.metadata.deletionTimestamp === undefined;
     } catch (err) {
       if (err instanceof ApiError && err.code === 404) return false;
-      throw err;
-    }
-  }
-
-  /** Writes the pod's ownerReferences, pinned to the resourceVersion we decided on; undefined when the pod is gone. */
-  async #patchOwnerRefs(pod: Pod, ownerReferences: OwnerReference[]): Promise<Pod | undefined> {
-    try {
-      return await this.#client.patch<Pod>(resourcePath(PODS, pod.metadata.namespace, pod.metadata.name), {
-        metadata: { resourceVersion: pod.metadata.resourceVersion, ownerReferences },
-      });
-    } catch (err) {
-      if (err instanceof ApiError && err.code === 404) return undefined;
       throw err;
     }
   }
@@ -378,14 +337,6 @@ export class PodWriteError extends Error {
   constructor(reason: 'FailedCreate' | 'FailedDelete', message: string, options?: ErrorOptions) {
     super(message, options);
     this.reason = reason;
-  }
-}
-
-function selectorOf(rs: KubeObject): LabelSelector | undefined {
-  try {
-    return labelSelectorFromObject((rs.spec as { selector?: LabelSelectorObject } | undefined)?.selector);
-  } catch {
-    return undefined;
   }
 }
 

@@ -6,16 +6,13 @@
 
 import type { KubeObject, OwnerReference } from '../../apimachinery/index.ts';
 import { deepCopy } from '../../apimachinery/index.ts';
+import { computeTemplateHash } from '../../api/apps/workload-helpers.ts';
+import { newControllerRef } from '../../api/core/owner-references.ts';
+import { isPodAvailable, isPodReady, isPodTerminated, type PodCondition } from '../../api/core/pod-helpers.ts';
 
 export const POD_NAME_LABEL = 'statefulset.kubernetes.io/pod-name';
 export const POD_INDEX_LABEL = 'apps.kubernetes.io/pod-index';
 export const REVISION_LABEL = 'controller-revision-hash';
-
-export interface PodCondition {
-  type: string;
-  status: string;
-  lastTransitionTime?: string;
-}
 
 export interface Volume {
   name: string;
@@ -104,28 +101,7 @@ export function podInOrdinalRange(pod: KubeObject, set: StatefulSet): boolean {
   return o >= startOrdinal(set) && o < startOrdinal(set) + replicasOf(set);
 }
 
-export function controllerRefOf(obj: KubeObject): OwnerReference | undefined {
-  return obj.metadata.ownerReferences?.find((r) => r.controller === true);
-}
-
-export function newControllerRef(owner: KubeObject, apiVersion: string, kind: string): OwnerReference {
-  return { apiVersion, kind, name: owner.metadata.name ?? '', uid: owner.metadata.uid ?? '', controller: true, blockOwnerDeletion: true };
-}
-
 // ---- revision hash ----
-
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
-
-const SAFE_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
 
 /**
  * The revision name upstream would give the ControllerRevision of the set's
@@ -135,20 +111,8 @@ const SAFE_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
  * currentRevision/updateRevision.
  */
 export function revisionName(set: StatefulSet): string {
-  let h = 0x811c9dc5;
-  const add = (bytes: Uint8Array): void => {
-    for (const b of bytes) {
-      h ^= b;
-      h = Math.imul(h, 0x01000193) >>> 0;
-    }
-  };
-  add(new TextEncoder().encode(canonicalJson(set.spec?.template ?? {})));
   // Always hashed, absent as 0: the first status write sets collisionCount 0, and the revision must not change with it.
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, (set.status?.collisionCount ?? 0) >>> 0, true);
-  add(b);
-  const hash = [...String(h >>> 0)].map((c) => SAFE_ALPHABET[c.charCodeAt(0) % SAFE_ALPHABET.length]).join('');
-  return `${set.metadata.name}-${hash}`;
+  return `${set.metadata.name}-${computeTemplateHash(set.spec?.template ?? {}, set.status?.collisionCount ?? 0)}`;
 }
 
 // ---- the pod and its claims ----
@@ -200,18 +164,15 @@ export function newStatefulSetPod(set: StatefulSet, ordinal: number, revision: s
 // ---- pod state ----
 
 export function isRunningAndReady(pod: Pod): boolean {
-  return pod.status?.phase === 'Running' && pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
+  return pod.status?.phase === 'Running' && isPodReady(pod);
 }
 
 export function isRunningAndAvailable(pod: Pod, minReadySeconds: number, nowMs: number): boolean {
-  if (!isRunningAndReady(pod)) return false;
-  if (minReadySeconds <= 0) return true;
-  const since = Date.parse(pod.status?.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime ?? '');
-  return !Number.isNaN(since) && since + minReadySeconds * 1000 <= nowMs;
+  return isRunningAndReady(pod) && isPodAvailable(pod, minReadySeconds, nowMs);
 }
 
 export const isTerminating = (pod: Pod): boolean => pod.metadata.deletionTimestamp !== undefined;
-export const isFinished = (pod: Pod): boolean => pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded';
+export const isFinished = (pod: Pod): boolean => isPodTerminated(pod);
 export const isHealthy = (pod: Pod): boolean => isRunningAndReady(pod) && !isTerminating(pod);
 
 // ---- claim ownership under the retention policy ----

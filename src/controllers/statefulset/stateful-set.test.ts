@@ -8,9 +8,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KubeList, KubeObject } from '../../apimachinery/index.ts';
 import { formatTime } from '../../apimachinery/index.ts';
-import { silentLogger, waitFor } from '../../base/index.ts';
-import { EventRecorder, resourcePath, resources, RestClient, SharedInformerFactory } from '../../client/index.ts';
-import { hasKubectl, startTestCluster, type TestCluster } from '../../testing/index.ts';
+import { resourcePath, resources, type RestClient } from '../../client/index.ts';
+import { hasKubectl, runSteps, startControllerEnv, type ControllerEnv, type RowEnv, type TestCluster, type WorldStep } from '../../testing/index.ts';
 import { POD_INDEX_LABEL, POD_NAME_LABEL, REVISION_LABEL, STATEFUL_SETS, startStatefulSetController } from './index.ts';
 
 interface Obj extends KubeObject {
@@ -31,17 +30,9 @@ interface World {
   deleted: string[];
 }
 
-interface Env {
-  client: RestClient;
-  cluster: TestCluster;
-  ns: string;
-}
+type Env = RowEnv;
 
-interface Step {
-  what: string;
-  act?: (env: Env, world: World) => Promise<void>;
-  want: (world: World) => string | undefined;
-}
+type Step = WorldStep<Env, World>;
 
 interface Row {
   name: string;
@@ -277,50 +268,39 @@ const rows: Row[] = [
 ];
 
 describe('statefulset controller', () => {
-  let cluster: TestCluster;
+  let testEnv: ControllerEnv;
   let client: RestClient;
-  let informers: SharedInformerFactory;
-  let recorder: EventRecorder;
-  const stop = new AbortController();
-  let running: Promise<void>;
+  let cluster: TestCluster;
   const deletions = new Map<string, string[]>();
 
   before(async () => {
-    cluster = await startTestCluster();
-    client = RestClient.fromKubeconfig(cluster.kubeconfigPath);
-    const logger = silentLogger();
-    informers = new SharedInformerFactory({ client, logger });
-    recorder = new EventRecorder({ client, component: 'test', logger });
-    // The test watches pods too: the order deletions happen in, and the UIDs of pods that are gone.
-    informers.informerFor(resources.pods).addEventHandler({
-      onAdd: (p) => {
-        podUids.set(`${p.metadata.namespace}/${p.metadata.name}`, p.metadata.uid ?? '');
-        createdAt.set(`${p.metadata.namespace}/pod/${p.metadata.name}`, Number(p.metadata.resourceVersion));
-      },
-      onDelete: (p) => {
-        const ns = p.metadata.namespace ?? '';
-        deletions.set(ns, [...(deletions.get(ns) ?? []), p.metadata.name ?? '']);
+    testEnv = await startControllerEnv(startStatefulSetController, {
+      // The test watches pods too: the order deletions happen in, and the UIDs of pods that are gone.
+      beforeStart: ({ informers }) => {
+        informers.informerFor(resources.pods).addEventHandler({
+          onAdd: (p) => {
+            podUids.set(`${p.metadata.namespace}/${p.metadata.name}`, p.metadata.uid ?? '');
+            createdAt.set(`${p.metadata.namespace}/pod/${p.metadata.name}`, Number(p.metadata.resourceVersion));
+          },
+          onDelete: (p) => {
+            const ns = p.metadata.namespace ?? '';
+            deletions.set(ns, [...(deletions.get(ns) ?? []), p.metadata.name ?? '']);
+          },
+        });
+        informers.informerFor(resources.persistentVolumeClaims).addEventHandler({
+          onAdd: (c) => createdAt.set(`${c.metadata.namespace}/pvc/${c.metadata.name}`, Number(c.metadata.resourceVersion)),
+        });
       },
     });
-    informers.informerFor(resources.persistentVolumeClaims).addEventHandler({
-      onAdd: (c) => createdAt.set(`${c.metadata.namespace}/pvc/${c.metadata.name}`, Number(c.metadata.resourceVersion)),
-    });
-    running = startStatefulSetController({ client, informers, recorder, logger }, stop.signal);
+    ({ client, cluster } = testEnv);
   });
 
-  after(async () => {
-    stop.abort();
-    await running;
-    await informers.stopped();
-    await recorder.dispose();
-    client.close();
-    await cluster.close();
-  });
+  after(() => testEnv.close());
 
   rows.forEach((row, i) => {
     it(row.name, async () => {
       const env: Env = { client, cluster, ns: `sts-${i + 1}` };
-      await client.create(resourcePath(resources.namespaces), { metadata: { name: env.ns } });
+      await testEnv.createNamespace(env.ns);
       await client.create(resourcePath(STATEFUL_SETS, env.ns), web(row));
 
       const observe = async (): Promise<World> => {
@@ -335,20 +315,7 @@ describe('statefulset controller', () => {
         };
       };
 
-      let world = await observe();
-      for (const step of row.steps) {
-        if (step.act !== undefined) await step.act(env, world);
-        let last = '';
-        try {
-          world = await waitFor(step.what, async () => {
-            const w = await observe();
-            last = step.want(w) ?? '';
-            return last === '' ? w : undefined;
-          });
-        } catch (err) {
-          assert.fail(`${step.what}: ${last}\n${String(err)}`);
-        }
-      }
+      await runSteps(env, row.steps, observe);
     });
   });
 });

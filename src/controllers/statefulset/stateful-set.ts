@@ -20,26 +20,27 @@
 // may be waiting for an old claim to go. A conflict is a quiet requeue, any
 // other failure a requeue with backoff and a Warning event on the set.
 
-import type { KubeObject, OwnerReference } from '../../apimachinery/index.ts';
-import { labelSelectorFromObject, matches, type LabelSelector } from '../../apimachinery/index.ts';
+import type { KubeObject } from '../../apimachinery/index.ts';
+import { matches, type LabelSelector } from '../../apimachinery/index.ts';
 import type { Logger } from '../../base/index.ts';
 import {
-  ApiError,
+  claimObjects,
   objectKey,
-  resourcePath,
   resources,
   runWorkers,
+  startInformersAndSync,
   WorkQueue,
+  type ControllerContext,
   type EventRecorder,
   type Informer,
   type RestClient,
   type SharedInformerFactory,
 } from '../../client/index.ts';
+import { workloadSelector as selectorOf } from '../../api/apps/workload-helpers.ts';
+import { controllerRefOf, newControllerRef } from '../../api/core/owner-references.ts';
 import { StatefulSetControl, STATEFUL_SETS } from './stateful-set-control.ts';
 import {
-  controllerRefOf,
   isMemberOf,
-  newControllerRef,
   STATEFUL_SET_API_VERSION,
   STATEFUL_SET_KIND,
   type Pod,
@@ -49,12 +50,7 @@ import {
 const PODS = resources.pods;
 const NAMESPACE_INDEX = 'statefulset-controller:namespace';
 
-export interface StatefulSetControllerContext {
-  client: RestClient;
-  informers: SharedInformerFactory;
-  recorder: EventRecorder;
-  logger: Logger;
-}
+export type StatefulSetControllerContext = ControllerContext;
 
 export interface StatefulSetControllerOptions {
   /** Concurrent syncs (upstream --concurrent-statefulset-syncs, default 5). */
@@ -68,14 +64,6 @@ export async function startStatefulSetController(
   options: StatefulSetControllerOptions = {},
 ): Promise<void> {
   await new StatefulSetController(ctx, options).run(signal);
-}
-
-function selectorOf(set: StatefulSet): LabelSelector | undefined {
-  try {
-    return labelSelectorFromObject(set.spec?.selector);
-  } catch {
-    return undefined;
-  }
 }
 
 class StatefulSetController {
@@ -125,13 +113,7 @@ class StatefulSetController {
       },
     });
 
-    this.#informers.start(signal);
-    try {
-      await Promise.all([this.#setInformer.waitForSync(signal), this.#podInformer.waitForSync(signal), claimInformer.waitForSync(signal)]);
-    } catch (err) {
-      if (signal.aborted) return;
-      throw err;
-    }
+    if (!(await startInformersAndSync(this.#informers, signal, [this.#setInformer, this.#podInformer, claimInformer]))) return;
     await runWorkers(this.#queue, this.#workers, (key) => this.syncStatefulSet(key), {
       signal,
       logger: this.#logger,
@@ -169,34 +151,16 @@ class StatefulSetController {
     await this.#control.updateStatefulSet(set, pods);
   }
 
-  async #claimPods(set: StatefulSet, selector: LabelSelector): Promise<Pod[]> {
-    const out: Pod[] = [];
-    const uid = set.metadata.uid;
-    const deleting = set.metadata.deletionTimestamp !== undefined;
-    for (const pod of this.#podInformer.byIndex(NAMESPACE_INDEX, set.metadata.namespace ?? '')) {
-      const ref = controllerRefOf(pod);
-      const matched = matches(selector, pod.metadata.labels) && isMemberOf(set, pod);
-      if (ref !== undefined) {
-        if (ref.uid !== uid) continue;
-        if (matched) out.push(pod);
-        else if (!deleting) await this.#patchOwnerRefs(pod, (pod.metadata.ownerReferences ?? []).filter((r) => r.uid !== uid));
-        continue;
-      }
-      if (!matched || deleting || pod.metadata.deletionTimestamp !== undefined) continue;
-      const adopted = await this.#patchOwnerRefs(pod, [...(pod.metadata.ownerReferences ?? []), newControllerRef(set, STATEFUL_SET_API_VERSION, STATEFUL_SET_KIND)]);
-      if (adopted !== undefined) out.push(adopted);
-    }
-    return out;
-  }
-
-  async #patchOwnerRefs(pod: Pod, ownerReferences: OwnerReference[]): Promise<Pod | undefined> {
-    try {
-      return await this.#client.patch<Pod>(resourcePath(PODS, pod.metadata.namespace, pod.metadata.name), {
-        metadata: { resourceVersion: pod.metadata.resourceVersion, ownerReferences },
-      });
-    } catch (err) {
-      if (err instanceof ApiError && err.code === 404) return undefined;
-      throw err;
-    }
+  #claimPods(set: StatefulSet, selector: LabelSelector): Promise<Pod[]> {
+    return claimObjects<Pod>(
+      {
+        client: this.#client,
+        resource: PODS,
+        owner: set,
+        controllerRef: newControllerRef(set, STATEFUL_SET_API_VERSION, STATEFUL_SET_KIND),
+        matches: (pod) => matches(selector, pod.metadata.labels) && isMemberOf(set, pod),
+      },
+      this.#podInformer.byIndex(NAMESPACE_INDEX, set.metadata.namespace ?? ''),
+    );
   }
 }
