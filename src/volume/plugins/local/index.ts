@@ -1,0 +1,1 @@
+export { LOCAL_PLUGIN_NAME, LocalVolumePlugin } from './local.ts';

@@ -1,0 +1,1 @@
+export { NFS_PLUGIN_NAME, NFSPlugin, nfsMountSource } from './nfs.ts';

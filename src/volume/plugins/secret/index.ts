@@ -1,0 +1,1 @@
+export { getSecretForVolume, makeSecretPayload, SECRET_PLUGIN_NAME, SecretPlugin } from './secret.ts';
