@@ -14,10 +14,24 @@
 // run to run — the seed fixes the plan, not the scheduler.)
 //
 // The server runs as a real child process (so SIGKILL is real), spawned as bench/server-process.ts
-// does, and is ready when it prints its ready line on stdout. The client rides out the outages
-// with a retry helper: network errors and 5xx are retried with backoff until a deadline, and the
-// two answers a retried request can legitimately get — AlreadyExists for a create that landed
-// before the crash, NotFound for such a delete — count as success.
+// does, and is ready when it prints its ready line on stdout. A kill is only interesting once the
+// controllers run, and they run only while their process holds the `volplane-controller-manager`
+// Lease: a restarted process has a new identity and, as upstream, waits out the dead holder's
+// lease (15 s). So each kill comes at a random moment after the new process logged "became
+// leader", and after every restart but the last the test deletes the dead holder's Lease (it knows
+// the holder is dead: it killed it) so the next process leads within one retry period. The final
+// restart takes over the honest way, by waiting for the lease to expire.
+//
+// The claims come in batches, one per server lifetime, each released once that server's
+// controllers lead, so kills land among client requests, provisioning and reclaiming alike. The
+// client rides out the outages with a retry helper: network errors and 5xx are retried with
+// backoff until a deadline, and the two answers a retried request can legitimately get —
+// AlreadyExists for a create that landed before the crash, NotFound for such a delete — count as
+// success.
+//
+// On failure the message lists every broken invariant, and for an orphaned directory the claim it
+// was made for, the server's log lines and the Events that mention it, and when each kill and
+// each takeover happened.
 
 import { after, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -30,7 +44,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PersistentVolume, PersistentVolumeClaim } from '../src/api/core/volume-types.ts';
 import { delay, waitFor } from '../src/base/index.ts';
-import { ApiError, RestClient, resourcePath, resources } from '../src/client/index.ts';
+import { ApiError, RestClient, resourcePath, resources, type CoreEvent } from '../src/client/index.ts';
 import { findLeaks } from '../src/testing/index.ts';
 
 const REPO = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -90,6 +104,8 @@ interface RunningServer {
   readonly child: ChildProcess;
   readonly exited: Promise<void>;
   isRunning(): boolean;
+  /** Whether its controller manager logged that it became leader. */
+  isLeading(): boolean;
 }
 
 /** Starts `volplane up` and resolves once it printed its ready line. */
@@ -99,11 +115,19 @@ async function startServer(dataDir: string, port: number, log: { output: string 
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let running = true;
+  let leading = false;
+  let tail = '';
   const keep = (chunk: Buffer): void => {
-    log.output += chunk.toString('utf8');
+    const text = chunk.toString('utf8');
+    log.output += text;
     if (log.output.length > 262_144) log.output = log.output.slice(-262_144);
   };
-  child.stderr?.on('data', keep);
+  child.stderr?.on('data', (chunk: Buffer) => {
+    keep(chunk);
+    // The log line may arrive split across chunks: look at the seam too.
+    tail = (tail + chunk.toString('utf8')).slice(-4096);
+    if (tail.includes('"msg":"became leader"')) leading = true;
+  });
   const exited = new Promise<void>((resolve) => {
     child.once('exit', (code, signal) => {
       running = false;
@@ -135,11 +159,13 @@ async function startServer(dataDir: string, port: number, log: { output: string 
   } finally {
     clearTimeout(timer);
   }
-  return { child, exited, isRunning: () => running };
+  return { child, exited, isRunning: () => running, isLeading: () => leading };
 }
 
-async function killHard(server: RunningServer | undefined): Promise<void> {
+async function killHard(server: RunningServer | undefined, log: { output: string }): Promise<void> {
   if (server === undefined || !server.isRunning()) return;
+  // Epoch ms like the server's log lines, to line a kill up with what the server was doing.
+  log.output += `\n[test] SIGKILL pid ${server.child.pid} at ${Date.now()}\n`;
   server.child.kill('SIGKILL');
   await server.exited;
 }
@@ -185,6 +211,7 @@ const isCode = (err: unknown, code: number): boolean => err instanceof ApiError 
 const pvcCollection = resourcePath(resources.persistentVolumeClaims, NAMESPACE);
 const pvcPath = (name: string): string => resourcePath(resources.persistentVolumeClaims, NAMESPACE, name);
 const pvCollection = resourcePath(resources.persistentVolumes);
+const leasePath = '/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/volplane-controller-manager';
 
 /** Creates the object; its uid, or undefined when an earlier attempt created it and the answer was lost. */
 async function createIdempotent(client: RestClient, what: string, path: string, body: unknown): Promise<string | undefined> {
@@ -290,11 +317,11 @@ describe('PV provisioning survives SIGKILL of the control plane', () => {
   it(`chaos: ${CLAIMS} claims, 3–5 kills (seed ${seed}; replay with VOLPLANE_CHAOS_SEED=${seed})`, { timeout: 120_000 }, async (t: TestContext) => {
     const rand = prng(seed);
     const kills = 3 + Math.floor(rand() * 3);
-    const killDelays = Array.from({ length: kills }, () => 100 + Math.floor(rand() * 900));
+    const killDelays = Array.from({ length: kills }, () => 50 + Math.floor(rand() * 1450));
     const names = Array.from({ length: CLAIMS }, (_, i) => `chaos-${String(i).padStart(3, '0')}`);
     const toDelete = new Set(names.filter(() => rand() < DELETE_FRACTION));
     const expected = new Set(names.filter((n) => !toDelete.has(n)));
-    t.diagnostic(`seed ${seed}: ${kills} kills after ${killDelays.join(', ')} ms; ${toDelete.size} of ${CLAIMS} claims deleted`);
+    t.diagnostic(`seed ${seed}: ${kills} kills, ${killDelays.join(', ')} ms after each server led; ${toDelete.size} of ${CLAIMS} claims deleted`);
 
     const root = await mkdtemp(join(tmpdir(), 'volplane-chaos-'));
     const dataDir = join(root, 'data');
@@ -330,36 +357,52 @@ describe('PV provisioning survives SIGKILL of the control plane', () => {
         parameters: { archiveOnDelete: 'false' },
       });
 
-      // The workload: a queue of operations; a claim's delete is queued behind everything
-      // queued before its create finished, so deletes land at every stage of provisioning.
+      // The workload, one batch per server lifetime. Within a batch a claim's delete is queued
+      // behind whatever was queued when its create finished, so deletes meet claims at every
+      // stage of provisioning.
       const claimOfUid = new Map<string, string>();
-      const queue: { op: 'create' | 'delete'; name: string }[] = names.map((name) => ({ op: 'create', name }));
       let done = 0;
-      const worker = async (): Promise<void> => {
-        for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
-          const { op, name } = next;
-          if (op === 'create') {
-            const uid = await createIdempotent(api, `create claim ${name}`, pvcCollection, claimManifest(name));
-            if (uid !== undefined) claimOfUid.set(uid, name);
-            if (toDelete.has(name)) queue.push({ op: 'delete', name });
-          } else {
-            await deleteIdempotent(api, `delete claim ${name}`, pvcPath(name));
+      const runBatch = async (batch: readonly string[]): Promise<void> => {
+        const queue: { op: 'create' | 'delete'; name: string }[] = batch.map((name) => ({ op: 'create', name }));
+        const worker = async (): Promise<void> => {
+          for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+            const { op, name } = next;
+            if (op === 'create') {
+              const uid = await createIdempotent(api, `create claim ${name}`, pvcCollection, claimManifest(name));
+              if (uid !== undefined) claimOfUid.set(uid, name);
+              if (toDelete.has(name)) queue.push({ op: 'delete', name });
+            } else {
+              await deleteIdempotent(api, `delete claim ${name}`, pvcPath(name));
+            }
+            done++;
           }
-          done++;
-        }
+        };
+        await Promise.all(Array.from({ length: WORKERS }, () => worker()));
       };
-      const workload = Promise.all(Array.from({ length: WORKERS }, () => worker()));
-      // Keep a failure of the workload from going unhandled while the chaos loop runs.
-      workload.catch(() => {});
+      const batchSize = Math.ceil(CLAIMS / (kills + 1));
+      const batches = Array.from({ length: kills + 1 }, (_, i) => names.slice(i * batchSize, (i + 1) * batchSize));
+      const running: Promise<void>[] = [];
+      const release = (i: number): void => {
+        const p = runBatch(batches[i] ?? []);
+        // Awaited below; keep a failure from being reported as unhandled meanwhile.
+        p.catch(() => {});
+        running.push(p);
+      };
 
-      // The chaos: kill, restart, repeat.
+      // The chaos: once the controllers lead, release a batch, kill at a random moment, restart.
       for (const [i, wait] of killDelays.entries()) {
+        const current = server;
+        await waitFor(`server ${i + 1} to become leader`, () => current.isLeading() || !current.isRunning(), { timeoutMs: 30_000, intervalMs: 20 });
+        release(i);
         await delay(wait);
-        t.diagnostic(`kill ${i + 1}/${kills} after ${wait} ms (${done} operations done)`);
-        await killHard(server);
+        t.diagnostic(`kill ${i + 1}/${kills} ${wait} ms after it led (${done} operations done)`);
+        await killHard(server, log);
         server = await startServer(dataDir, port, log);
+        // The dead holder's lease would keep the new controllers idle for 15 s; the last restart waits it out.
+        if (i + 1 < kills) await deleteIdempotent(api, 'delete the dead leader\'s Lease', leasePath);
       }
-      await workload;
+      release(kills);
+      await Promise.all(running);
       t.diagnostic(`workload finished: ${done} operations`);
 
       let last: string[] = [];
@@ -381,16 +424,32 @@ describe('PV provisioning survives SIGKILL of the control plane', () => {
           { timeoutMs: CONVERGE_MS, intervalMs: 500 },
         );
       } catch (err) {
+        // What the controller said about the volumes in question (events outlive their claims).
+        const events = await retry('list events', () => api.get<{ items: CoreEvent[] }>(resourcePath(resources.events, NAMESPACE)), 10_000)
+          .then((l) => l.items)
+          .catch((): CoreEvent[] => []);
+        const eventsAbout = (uid: string): string[] =>
+          events
+            .filter((e) => e.involvedObject.uid === uid || (e.message ?? '').includes(uid) || (e.involvedObject.name ?? '').includes(uid))
+            .map((e) => `${e.lastTimestamp ?? e.eventTime ?? ''} ${e.involvedObject.kind}/${e.involvedObject.name} ${e.reason}: ${e.message ?? ''}`);
         // Name the claim an orphaned directory was made for, when its uid was ever seen.
         const explain = (line: string): string =>
           line.replace(/directory pvc-([0-9a-f-]{36}) belongs to no volume/, (m, uid: string) => {
             const claimName = claimOfUid.get(uid);
             const meta = existsSync(join(volumesRoot, '.volplane', `pvc-${uid}.json`)) ? 'with' : 'without';
-            return `${m} (made for claim ${claimName ?? '(uid never seen)'}, ${claimName !== undefined && toDelete.has(claimName) ? 'deleted by the test' : 'not deleted'}; ${meta} its .volplane record)`;
+            const mentions = log.output.split('\n').filter((l) => l.includes(uid)).slice(0, 5);
+            return (
+              `${m} (made for claim ${claimName ?? '(uid never seen)'}, ${claimName !== undefined && toDelete.has(claimName) ? 'deleted by the test' : 'not deleted'}; ` +
+              `${meta} its .volplane record)${mentions.map((l) => `\n      log: ${l}`).join('')}${eventsAbout(uid).map((l) => `\n      event: ${l}`).join('')}`
+            );
           });
         const shown = last.slice(0, 40).map(explain).join('\n  ');
+        const markers = log.output
+          .split('\n')
+          .filter((l) => l.startsWith('[test]') || l.includes('"msg":"became leader"'))
+          .map((l) => (l.startsWith('[test]') ? l : `[server] became leader at ${/"time":(\d+)/.exec(l)?.[1] ?? '?'}`));
         throw new Error(
-          `seed ${seed}: ${last.length} problems after ${CONVERGE_MS} ms:\n  ${shown}\n--- server log (tail) ---\n${log.output.trimEnd().split('\n').slice(-40).join('\n')}`,
+          `seed ${seed}: ${last.length} problems after ${CONVERGE_MS} ms:\n  ${shown}\n--- kills and leaders ---\n${markers.join('\n')}`,
           { cause: err },
         );
       }

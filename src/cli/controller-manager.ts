@@ -8,7 +8,7 @@
 // none of them sees the store.
 
 import { hostname } from 'node:os';
-import { randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { toError, type Logger } from '../base/index.ts';
 import {
   EventRecorder,
@@ -25,6 +25,7 @@ import { startDeploymentController } from '../controllers/deployment/index.ts';
 import { startReplicaSetController } from '../controllers/replicaset/index.ts';
 import { startStatefulSetController } from '../controllers/statefulset/index.ts';
 import { startEphemeralVolumeController } from '../controllers/ephemeral/index.ts';
+import { startNodeLifecycleController } from '../controllers/nodelifecycle/index.ts';
 import { startScheduler } from '../scheduler/index.ts';
 import type { Provisioner } from '../volume/provisioner.ts';
 import { HostPathProvisioner } from '../volume/provisioners/hostpath/index.ts';
@@ -51,6 +52,12 @@ export interface ControllerManagerOptions {
   controllers?: readonly string[];
   /** The node volumes of in-tree provisioners land on when a claim names none. */
   nodeName?: string;
+  /**
+   * The leader-election identity. Stable per host and data directory, so a restarted
+   * volplane takes its own lease back at once instead of waiting for it to expire (the
+   * data directory's lock already keeps two processes off one directory).
+   */
+  identity?: string;
 }
 
 export interface ControllerManager {
@@ -72,6 +79,7 @@ const CONTROLLERS: readonly ControllerDescriptor[] = [
   { name: 'replicaset', component: 'replicaset-controller', start: (ctx, signal) => startReplicaSetController(ctx, signal) },
   { name: 'statefulset', component: 'statefulset-controller', start: (ctx, signal) => startStatefulSetController(ctx, signal) },
   { name: 'ephemeral-volume', component: 'ephemeral_volume', start: (ctx, signal) => startEphemeralVolumeController(ctx, signal) },
+  { name: 'nodelifecycle', component: 'node-controller', start: (ctx, signal) => startNodeLifecycleController(ctx, signal) },
   // Kubernetes runs the scheduler as its own process with its own lease; here it shares ours.
   { name: 'scheduler', component: 'default-scheduler', start: (ctx, signal) => startScheduler(ctx, signal) },
   { name: 'pvc-protection', component: 'pvc-protection-controller', start: (ctx, signal) => startPvcProtectionController(ctx, signal) },
@@ -115,7 +123,7 @@ export function startControllerManager(options: ControllerManagerOptions): Contr
     await informers.stopped();
   };
 
-  const identity = `${hostname()}_${randomUUID()}`;
+  const identity = options.identity ?? `${hostname()}_${createHash('sha256').update(options.dataDir).digest('hex').slice(0, 12)}`;
   const elected = (async () => {
     while (!stop.signal.aborted) {
       await runLeaderElection({

@@ -42,6 +42,12 @@ export interface Provisioner {
    * success. Throws DeleteError (or CancelledError on abort).
    */
   delete(pv: PersistentVolume, signal: AbortSignal): Promise<void>;
+  /**
+   * The PV names this provisioner holds storage for, with the volume source each
+   * PV would carry. Optional: lets the controller find storage provisioned for a
+   * claim whose PV was never saved (a crash in between) and delete it.
+   */
+  listVolumes?(signal: AbortSignal): Promise<{ pvName: string; source: VolumeSources }[]>;
 }
 
 /** The provisioner could not create the volume; the message goes into the ProvisioningFailed event. */

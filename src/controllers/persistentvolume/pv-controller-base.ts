@@ -15,6 +15,11 @@
 //   upstream retries what no event will trigger (a volume appearing that a
 //   Pending claim could use, an external provisioner that never came).
 //
+// - Storage an in-tree provisioner created for a claim whose PV was never
+//   saved (the process died in between, then the claim went away) is found on
+//   start and at every resync through Provisioner.listVolumes and deleted:
+//   no PV in the cache or the API, and no claim with the uid in its name.
+//
 // isIdle() is for tests: no key queued, waiting for a backoff or being
 // synced, and no operation running.
 
@@ -24,11 +29,13 @@ import { VolumeIndex } from '../../api/core/volume-matching.ts';
 import type { Logger } from '../../base/index.ts';
 import { CancelledError, toError } from '../../base/index.ts';
 import {
+  ApiError,
   EventRecorder,
   Informer,
   SharedInformerFactory,
   WorkQueue,
   objectKey,
+  resourcePath,
   resources,
   runWorkers,
   type RestClient,
@@ -67,6 +74,7 @@ export abstract class PersistentVolumeControllerBase {
   protected readonly recorder: EventRecorder;
   protected readonly logger: Logger;
   protected readonly provisioners: Map<string, Provisioner>;
+  readonly #informers: SharedInformerFactory;
   protected readonly options: Required<PersistentVolumeControllerOptions>;
 
   /** The controller's view of volumes: every PV, and the available ones indexed for matching. */
@@ -89,12 +97,14 @@ export abstract class PersistentVolumeControllerBase {
   readonly #operations = new Map<string, Promise<void>>();
   #signal: AbortSignal | undefined;
   #running: Promise<void> | undefined;
+  #sweeping = false;
 
   constructor(ctx: PersistentVolumeControllerContext, options: PersistentVolumeControllerOptions = {}) {
     this.client = ctx.client;
     this.recorder = ctx.recorder;
     this.logger = ctx.logger.child({ component: 'persistentvolume-controller' });
     this.provisioners = ctx.provisioners;
+    this.#informers = ctx.informers;
     this.options = {
       resyncMs: options.resyncMs ?? 15_000,
       createProvisionedPVRetryCount: options.createProvisionedPVRetryCount ?? 5,
@@ -137,6 +147,8 @@ export abstract class PersistentVolumeControllerBase {
     ];
     signal.addEventListener('abort', () => handlers.forEach((h) => h.dispose()), { once: true });
 
+    // Starting the shared factory is idempotent; whoever else uses it may have started it already.
+    this.#informers.start(signal);
     await Promise.all(
       [this.volumeInformer, this.claimInformer, this.classInformer, this.podInformer, this.nodeInformer].map((i) => i.waitForSync(signal)),
     );
@@ -144,7 +156,11 @@ export abstract class PersistentVolumeControllerBase {
     for (const pv of this.volumeInformer.list()) this.storeVolume(pv);
     for (const pvc of this.claimInformer.list()) this.storeClaim(pvc);
 
-    const resync = setInterval(() => this.#resync(), this.options.resyncMs);
+    this.#sweepOrphanedStorage(signal);
+    const resync = setInterval(() => {
+      this.#resync();
+      this.#sweepOrphanedStorage(signal);
+    }, this.options.resyncMs);
     resync.unref();
     signal.addEventListener('abort', () => clearInterval(resync), { once: true });
 
@@ -197,6 +213,47 @@ export abstract class PersistentVolumeControllerBase {
 
   #enqueueUnboundClaims(): void {
     for (const [key, pvc] of this.claims) if ((pvc.spec.volumeName ?? '') === '') this.enqueueClaim(key);
+  }
+
+  /** Starts a sweep for provisioned storage without a PV unless one is running; never throws. */
+  #sweepOrphanedStorage(signal: AbortSignal): void {
+    if (this.#sweeping || signal.aborted) return;
+    this.#sweeping = true;
+    this.#deleteOrphanedStorage(signal)
+      .catch((err: unknown) => {
+        if (!signal.aborted) this.logger.warn({ err: toError(err) }, 'sweeping provisioned storage without a volume failed');
+      })
+      .finally(() => {
+        this.#sweeping = false;
+      });
+  }
+
+  async #deleteOrphanedStorage(signal: AbortSignal): Promise<void> {
+    const liveClaimUids = new Set([...this.claims.values()].map((c) => c.metadata.uid));
+    for (const provisioner of this.provisioners.values()) {
+      if (provisioner.listVolumes === undefined) continue;
+      for (const { pvName, source } of await provisioner.listVolumes(signal)) {
+        if (this.volumeInformer.get(pvName) !== undefined) continue;
+        // Dynamically provisioned volumes are named pvc-<claim uid>; while the claim
+        // lives, its provisioning will finish or be retried.
+        if (!pvName.startsWith('pvc-') || liveClaimUids.has(pvName.slice('pvc-'.length))) continue;
+        if (await this.#volumeExists(pvName, signal)) continue;
+        const orphan = { metadata: { name: pvName }, spec: { ...source } } as PersistentVolume;
+        await provisioner.delete(orphan, signal);
+        this.logger.info({ volume: pvName, provisioner: provisioner.name }, 'deleted provisioned storage whose volume was never saved');
+      }
+    }
+  }
+
+  /** Whether the API has the PV (the cache may lag behind a create). */
+  async #volumeExists(name: string, signal: AbortSignal): Promise<boolean> {
+    try {
+      await this.client.request('GET', resourcePath(resources.persistentVolumes, undefined, name), { signal });
+      return true;
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 404) return false;
+      throw err;
+    }
   }
 
   #resync(): void {

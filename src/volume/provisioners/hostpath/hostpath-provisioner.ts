@@ -14,9 +14,9 @@
 // directly below the root. Nothing outside the root is ever created or removed.
 
 import { hostname } from 'node:os';
-import { mkdir, readFile, rename, rm, stat, writeFile, chmod } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile, chmod } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import type { PersistentVolume } from '../../../api/core/volume-types.ts';
+import type { PersistentVolume, VolumeSources } from '../../../api/core/volume-types.ts';
 import { HOSTNAME_LABEL } from '../../../api/core/volume-types.ts';
 import { CancelledError } from '../../../base/index.ts';
 import type { ProvisionOptions, ProvisionedVolume, Provisioner } from '../../provisioner.ts';
@@ -129,6 +129,30 @@ export class HostPathProvisioner implements Provisioner {
     } catch (err) {
       throw new DeleteError(this.name, pvName, `deleting ${resolved}: ${(err as Error).message}`, { cause: err });
     }
+  }
+
+  /** Volumes with a provisioning record under the root (archived ones are not listed). */
+  async listVolumes(signal: AbortSignal): Promise<{ pvName: string; source: VolumeSources }[]> {
+    if (signal.aborted) throw new CancelledError();
+    let entries: string[];
+    try {
+      entries = await readdir(join(this.root, META_DIR));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    const volumes: { pvName: string; source: VolumeSources }[] = [];
+    for (const entry of entries) {
+      if (!entry.endsWith('.json')) continue;
+      const pvName = entry.slice(0, -'.json'.length);
+      try {
+        validateVolumeName(pvName);
+      } catch {
+        continue;
+      }
+      volumes.push({ pvName, source: { hostPath: { path: join(this.root, pvName), type: 'DirectoryOrCreate' } } });
+    }
+    return volumes;
   }
 
   /** `archived-<name>`, or with a suffix when an earlier archive of the same name is still there. */
