@@ -69,3 +69,4 @@ export function builtinVolumePlugins(host: VolumeHost, options: BuiltinPluginOpt
     new NFSPlugin(host),
   ];
 }
+export * from './plugins/flexvolume/index.ts';
