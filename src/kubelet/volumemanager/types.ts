@@ -18,24 +18,50 @@ export class VolumeMountTimeoutError extends Error {
   override readonly name = 'VolumeMountTimeoutError';
   readonly podUid: string;
   readonly unmounted: string[];
-  constructor(podUid: string, unmounted: string[], detail: string) {
-    super(`unmounted volumes=[${unmounted.join(' ')}], unattached volumes=[], failed to process volumes=[]: ${detail}`);
+  /** Volumes whose spec could not be resolved (unbound claim, missing PV...). */
+  readonly failedToProcess: string[];
+  constructor(podUid: string, unmounted: string[], detail: string, failedToProcess: string[] = []) {
+    super(`unmounted volumes=[${unmounted.join(' ')}], unattached volumes=[], failed to process volumes=[${failedToProcess.join(' ')}]: ${detail}`);
     this.podUid = podUid;
     this.unmounted = unmounted;
+    this.failedToProcess = failedToProcess;
+  }
+}
+
+/** waitForUnmount ran out of time; `mounted` lists what was still there (mounted or uncertain). */
+export class VolumeUnmountTimeoutError extends Error {
+  override readonly name = 'VolumeUnmountTimeoutError';
+  readonly podUid: string;
+  readonly mounted: string[];
+  constructor(podUid: string, mounted: string[], detail: string) {
+    super(`mounted volumes=[${mounted.join(' ')}]: ${detail}`);
+    this.podUid = podUid;
+    this.mounted = mounted;
   }
 }
 
 export interface VolumeManager {
-  /** Starts the populator and reconciler (after reconstructing state from disk). */
+  /**
+   * Reconstructs state from disk, then runs the populator and reconciler
+   * until `signal` aborts; resolves once every operation in flight has
+   * settled. Throws VolumeManagerStateError when called twice.
+   */
   run(signal: AbortSignal): Promise<void>;
   /** Adds or updates a pod in the desired state (idempotent). */
   addPod(pod: KubeObject): void;
-  /** Removes a pod from the desired state; its volumes are unmounted by the reconciler. */
+  /** Removes a pod from the desired state; its volumes are unmounted by the reconciler. No-op for an unknown pod. */
   removePod(podUid: string): void;
-  /** Resolves when every volume of `pod` is mounted; throws VolumeMountTimeoutError after `timeoutMs`. */
+  /**
+   * Resolves when every volume of `pod` is mounted (adding the pod to the
+   * desired state first when it is not there); throws
+   * VolumeMountTimeoutError after `timeoutMs`, CancelledError on `signal`.
+   */
   waitForAttachAndMount(pod: KubeObject, timeoutMs: number, signal?: AbortSignal): Promise<Map<string, MountedVolume>>;
-  /** Resolves when nothing of `podUid` is mounted any more. */
+  /**
+   * Resolves when nothing of `podUid` is mounted any more (neither mounted
+   * nor uncertain); throws VolumeUnmountTimeoutError after `timeoutMs`.
+   */
   waitForUnmount(podUid: string, timeoutMs: number, signal?: AbortSignal): Promise<void>;
-  /** What is mounted for a pod now. */
+  /** What is mounted for a pod now (uncertain volumes are left out). */
   mountedVolumes(podUid: string): Map<string, MountedVolume>;
 }
