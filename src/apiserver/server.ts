@@ -9,12 +9,14 @@
 
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import type { ResourceDef } from '../api/index.ts';
 import { builtinNamespaces, defaultRegistry, type ResourceRegistry } from '../api/registry.ts';
 import {
   newInternalError,
   newMethodNotAllowed,
+  newBadRequest,
   newNotFoundPath,
   newUnauthorized,
   StatusError,
@@ -52,6 +54,7 @@ import { startCompactor, type CompactorOptions } from './compactor.ts';
 import { startEventTtl, type EventTtlOptions } from './event-ttl.ts';
 import { DEFAULT_MAX_REQUEST_BYTES, parseAccept } from './negotiation.ts';
 import { handleBinding } from './pod-binding.ts';
+import { isWebSocketUpgrade, PodProxy, writeStatusOnSocket, type KubeletClientConfig } from './pod-proxy.ts';
 import { RegistryStore, storageKey } from './registry/store.ts';
 import { parseRequestInfo, type ResourceRequestInfo } from './request-info.ts';
 
@@ -69,6 +72,8 @@ export interface ApiServerOptions {
   compaction?: CompactorOptions;
   /** Event expiry; see event-ttl.ts. */
   eventTtl?: EventTtlOptions;
+  /** Credentials for pods/log and pods/exec calls to kubelets; see pod-proxy.ts. */
+  kubeletClient?: KubeletClientConfig;
 }
 
 export interface ApiServer {
@@ -90,6 +95,7 @@ class VolplaneApiServer implements ApiServer {
   readonly #openapi: OpenApi;
   readonly #log: Logger;
   readonly #maxRequestBytes: number;
+  readonly #podProxy: PodProxy | undefined;
   #server: Server | undefined;
   #compactor: Disposable | undefined;
   #eventTtl: Disposable | undefined;
@@ -110,6 +116,12 @@ class VolplaneApiServer implements ApiServer {
     });
     this.#store = new RegistryStore(options.backend, this.#cacher);
     this.#openapi = new OpenApi(this.#registry);
+    const podDef = this.#registry.lookup('', 'v1', 'pods');
+    const nodeDef = this.#registry.lookup('', 'v1', 'nodes');
+    this.#podProxy =
+      podDef === undefined || nodeDef === undefined
+        ? undefined
+        : new PodProxy({ store: this.#store, podDef, nodeDef, kubeletClient: options.kubeletClient, logger: this.#log });
   }
 
   get port(): number {
@@ -131,11 +143,21 @@ class VolplaneApiServer implements ApiServer {
         ca: this.#options.certificates.caCert,
         requestCert: true,
         rejectUnauthorized: false,
+        // Only WebSocket upgrades (exec) take the 'upgrade' path; others, like kubectl's SPDY
+        // fallback, arrive as ordinary requests and get an ordinary Status answer.
+        shouldUpgradeCallback: isWebSocketUpgrade,
       },
       (req, res) => {
         this.#handle(req, res).catch((err: unknown) => this.#fail(res, err));
       },
     );
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      this.#handleUpgrade(req, socket, head).catch((err: unknown) => {
+        const status = err instanceof StatusError ? err : newInternalError(toError(err));
+        if (!(err instanceof StatusError)) this.#log.error({ err }, 'upgrade failed');
+        writeStatusOnSocket(socket, status);
+      });
+    });
     server.keepAliveTimeout = 65_000;
     server.headersTimeout = 70_000;
     server.requestTimeout = 0;
@@ -168,6 +190,7 @@ class VolplaneApiServer implements ApiServer {
     this.#state = 'stopping';
     this.#compactor?.dispose();
     this.#eventTtl?.dispose();
+    this.#podProxy?.close();
     const server = this.#server;
     if (server !== undefined) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -194,6 +217,19 @@ class VolplaneApiServer implements ApiServer {
     // An unread body (413) would be parsed as the next request on a kept-alive connection.
     if (status.code === 413) res.shouldKeepAlive = false;
     writeJson({ res, warnings: [] }, status.code, status.toStatus());
+  }
+
+  /** A WebSocket upgrade: only pods/exec speaks WebSocket here. */
+  async #handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const url = new URL(req.url ?? '/', 'https://localhost');
+    if (this.#options.authenticator.authenticate(req) === undefined) throw newUnauthorized();
+    const info = parseRequestInfo(req.method ?? 'GET', url.pathname, url.searchParams);
+    const isPodExec =
+      info.isResourceRequest && info.group === '' && info.version === 'v1' && info.resource === 'pods' && info.subresource === 'exec';
+    if (!isPodExec || this.#podProxy === undefined || (info.verb !== 'get' && info.verb !== 'create')) {
+      throw newBadRequest('this server accepts WebSocket upgrades only for pods/exec');
+    }
+    await this.#podProxy.handleExecUpgrade(req, socket, head, info.namespace, info.name, url.searchParams);
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -303,6 +339,16 @@ class VolplaneApiServer implements ApiServer {
     }
     const verbAllowed = def.verbs.includes(info.verb) || info.subresource !== '';
     if (!verbAllowed) throw newMethodNotAllowed();
+    if (def.group === '' && def.resource === 'pods' && this.#podProxy !== undefined) {
+      if (info.subresource === 'log') {
+        if (info.verb !== 'get') throw newMethodNotAllowed();
+        return this.#podProxy.handleLog(req, res, info.namespace, info.name, query);
+      }
+      if (info.subresource === 'exec') {
+        if (info.verb !== 'get' && info.verb !== 'create') throw newMethodNotAllowed();
+        this.#podProxy.handleExecWithoutWebSocket(req, info.namespace, info.name, query);
+      }
+    }
     switch (info.verb) {
       case 'list':
         return handleList(ctx);

@@ -8,6 +8,7 @@
 // short — `npm start` and a terminal both deliver Ctrl-C, so one keypress can
 // arrive twice — but a shutdown that hangs is ended by a watchdog (exit 1).
 
+import { runCsiDriverCommand } from './csi-driver.ts';
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -30,6 +31,8 @@ function usage(): string {
 
 Commands:
   up        Start volplane: the Kubernetes API over HTTPS, backed by SQLite, with an admin kubeconfig.
+  node      Run a node (kubelet, container runtime, volume manager) that joins a volplane API server.
+  csi-driver  Run volplane's CSI driver (csi.volplane.io) on a unix socket.
   version   Print the volplane version.
   help      Show this help.
 
@@ -39,6 +42,15 @@ Flags for "up":
   --api-port PORT         Port to listen on (default: ${DEFAULT_API_PORT}; 0 picks a free one)
   --token-auth-file FILE  Also accept bearer tokens from a CSV file: token,user,uid,"group1,group2"
   --log-level LEVEL       ${LOG_LEVELS.join(', ')} (default: info; or VOLPLANE_LOG_LEVEL)
+  --no-node               Do not run a node in this process (by default one runs, named after the host)
+
+Flags for "node":
+  --server URL            The API server, e.g. https://10.0.0.1:6443 (required)
+  --token TOKEN           The join token from the server's <data-dir>/join-token (required)
+  --name NAME             The node's name (required)
+  --root DIR              Node state: images, containers, pod volumes (default: /var/lib/volplane-node-<name>)
+  --ca-cert FILE          The server's CA certificate (default: <default data dir>/pki/ca.crt)
+  --log-level LEVEL       as for "up"
 `;
 }
 
@@ -48,9 +60,20 @@ export interface UpArguments {
   apiPort: number;
   tokenAuthFile?: string;
   logLevel?: string;
+  /** --no-node: run no node in-process. */
+  noNode?: boolean;
 }
 
-export type Command = { name: 'help' } | { name: 'version' } | { name: 'up'; args: UpArguments };
+export interface NodeArguments {
+  server: string;
+  token: string;
+  name: string;
+  root: string;
+  caCertFile: string;
+  logLevel?: string;
+}
+
+export type Command = { name: 'help' } | { name: 'version' } | { name: 'up'; args: UpArguments } | { name: 'node'; args: NodeArguments };
 
 /** Parses argv (without node and the script) into a command; throws UsageError. */
 export function parseCommand(argv: readonly string[]): Command {
@@ -66,6 +89,12 @@ export function parseCommand(argv: readonly string[]): Command {
         'api-port': { type: 'string' },
         'token-auth-file': { type: 'string' },
         'log-level': { type: 'string' },
+        'no-node': { type: 'boolean' },
+        server: { type: 'string' },
+        token: { type: 'string' },
+        name: { type: 'string' },
+        root: { type: 'string' },
+        'ca-cert': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
       },
@@ -86,10 +115,15 @@ export function parseCommand(argv: readonly string[]): Command {
       return { name: 'version' };
     case 'up':
       break;
+    case 'node':
+      return { name: 'node', args: parseNodeArguments(values) };
     default:
       throw new UsageError(`unknown command ${JSON.stringify(name)}`);
   }
 
+  for (const flag of ['server', 'token', 'name', 'root', 'ca-cert'] as const) {
+    if (values[flag] !== undefined) throw new UsageError(`--${flag} is a flag of "volplane node", not of "up"`);
+  }
   const args: UpArguments = {
     dataDir: resolve(values['data-dir'] ?? defaultDataDir()),
     apiHost: values['api-host'] ?? DEFAULT_API_HOST,
@@ -110,7 +144,37 @@ export function parseCommand(argv: readonly string[]): Command {
     args.logLevel = values['log-level'];
   }
   if (values['token-auth-file'] !== undefined) args.tokenAuthFile = resolve(values['token-auth-file']);
+  if (values['no-node'] === true) args.noNode = true;
   return { name: 'up', args };
+}
+
+function parseNodeArguments(values: Record<string, string | boolean | undefined>): NodeArguments {
+  const str = (flag: string): string | undefined => {
+    const v = values[flag];
+    return typeof v === 'string' ? v : undefined;
+  };
+  const required = (flag: string): string => {
+    const v = str(flag);
+    if (v === undefined || v === '') throw new UsageError(`node: --${flag} is required`);
+    return v;
+  };
+  const server = required('server');
+  if (!/^https:\/\//.test(server)) throw new UsageError(`--server must be an https:// URL, got ${JSON.stringify(server)}`);
+  const name = required('name');
+  if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(name)) throw new UsageError(`--name must be a lower-case DNS name, got ${JSON.stringify(name)}`);
+  const args: NodeArguments = {
+    server,
+    token: required('token'),
+    name,
+    root: resolve(str('root') ?? `/var/lib/volplane-node-${name}`),
+    caCertFile: resolve(str('ca-cert') ?? `${defaultDataDir()}/pki/ca.crt`),
+  };
+  const level = str('log-level');
+  if (level !== undefined) {
+    if (!LOG_LEVELS.includes(level)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`);
+    args.logLevel = level;
+  }
+  return args;
 }
 
 /** The one line `volplane up` prints on stdout when ready; everything after `#` is a shell comment. */
@@ -133,6 +197,7 @@ async function up(args: UpArguments): Promise<number> {
       apiHost: args.apiHost,
       apiPort: args.apiPort,
       logger,
+      node: args.noNode !== true,
       ...(args.tokenAuthFile === undefined ? {} : { tokenAuthFile: args.tokenAuthFile }),
     });
   } catch (err) {
@@ -186,12 +251,60 @@ async function up(args: UpArguments): Promise<number> {
   });
 }
 
+/** `volplane node`: runs until a signal, like `up`. */
+async function node(args: NodeArguments): Promise<number> {
+  const logger = createLogger(args.logLevel === undefined ? {} : { level: args.logLevel });
+  const { startNode } = await import('./node.ts');
+  let caCert: string;
+  try {
+    caCert = readFileSync(args.caCertFile, 'utf8');
+  } catch (err) {
+    process.stderr.write(`volplane: cannot read the CA certificate ${args.caCertFile}: ${(err as Error).message}\n  (copy <data-dir>/pki/ca.crt from the server and pass it with --ca-cert)\n`);
+    return 1;
+  }
+  let running: Awaited<ReturnType<typeof startNode>>;
+  try {
+    running = await startNode({ client: { server: args.server, caCert, token: args.token }, nodeName: args.name, root: args.root, logger });
+  } catch (err) {
+    await flush(logger);
+    process.stderr.write(`volplane: the node could not start: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+  process.stdout.write(`volplane node ${args.name} joined ${args.server}, state in ${args.root}\n`);
+  return new Promise<number>((resolveExit) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal }, 'stopping');
+      const watchdog = setTimeout(() => resolveExit(1), SHUTDOWN_TIMEOUT_MS);
+      watchdog.unref();
+      running.stop().then(
+        () => {
+          clearTimeout(watchdog);
+          resolveExit(0);
+        },
+        (err: unknown) => {
+          clearTimeout(watchdog);
+          logger.error({ err }, 'stopping failed');
+          resolveExit(1);
+        },
+      );
+    };
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
+  }).then(async (code) => {
+    await flush(logger);
+    return code;
+  });
+}
+
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
   return `volplane ${pkg.version ?? 'unknown'}`;
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
+  if (argv[0] === 'csi-driver') return runCsiDriverCommand(argv.slice(1));
   let command: Command;
   try {
     command = parseCommand(argv);
@@ -209,6 +322,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       return 0;
     case 'up':
       return up(command.args);
+    case 'node':
+      return node(command.args);
   }
 }
 

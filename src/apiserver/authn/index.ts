@@ -4,6 +4,7 @@ export * from './types.ts';
 export {
   ADMIN_GROUPS,
   ADMIN_USER,
+  KUBELET_CLIENT_USER,
   PKI_FILES,
   PkiError,
   createCertificateAuthority,

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import {
   ADMIN_GROUPS,
   ADMIN_USER,
+  KUBELET_CLIENT_USER,
   PKI_FILES,
   PkiError,
   createCertificateAuthority,
@@ -106,6 +107,23 @@ test('ensurePki', async (t) => {
           servingCert: pki.apiserver.cert,
           servingKey: pki.apiserver.key,
         });
+      },
+    },
+    {
+      name: 'the API server gets a client certificate for kubelets, kept across starts and repaired when issued to someone else',
+      run: async (dir) => {
+        const first = await ensurePki(dir);
+        assert.ok(signedBy(first.apiserverKubeletClient.cert, first.ca.cert));
+        const cert = new X509Certificate(first.apiserverKubeletClient.cert);
+        assert.deepEqual(cert.subject.split('\n'), [`CN=${KUBELET_CLIENT_USER}`]);
+        assert.equal(await readFile(join(dir, PKI_FILES.apiserverKubeletClientCert), 'utf8'), first.apiserverKubeletClient.cert);
+        assert.deepEqual((await ensurePki(dir)).apiserverKubeletClient, first.apiserverKubeletClient);
+        // A certificate for another user in its place is re-issued, not trusted.
+        const other = await issueClientCertificate(first.ca, { user: 'someone-else' });
+        await writeFile(join(dir, PKI_FILES.apiserverKubeletClientKey), other.key);
+        await writeFile(join(dir, PKI_FILES.apiserverKubeletClientCert), other.cert);
+        const repaired = await ensurePki(dir);
+        assert.deepEqual(new X509Certificate(repaired.apiserverKubeletClient.cert).subject.split('\n'), [`CN=${KUBELET_CLIENT_USER}`]);
       },
     },
     {

@@ -7,7 +7,8 @@
 // All keys are ECDSA P-256, made by node's WebCrypto.
 //
 // ensurePki() keeps that material in a directory (ca.crt/ca.key,
-// apiserver.crt/.key, admin.crt/.key; keys mode 0600, directory 0700). The CA
+// apiserver.crt/.key, admin.crt/.key, apiserver-kubelet-client.crt/.key — the
+// API server's identity towards kubelets; keys mode 0600, directory 0700). The CA
 // is created once and then only ever loaded, because every kubeconfig handed
 // out trusts it; leaf certificates are re-issued on start when they are
 // missing, not signed by the CA, close to expiry, do not match their key, or
@@ -36,6 +37,8 @@ export interface CertificateAndKey {
 export const ADMIN_USER = 'admin';
 /** The admin's groups; `system:masters` is the group Kubernetes treats as all-powerful. */
 export const ADMIN_GROUPS: readonly string[] = ['system:masters'];
+/** Who the API server is when it calls kubelets (logs, exec): kubeadm's name for that certificate's CN. */
+export const KUBELET_CLIENT_USER = 'kube-apiserver-kubelet-client';
 
 const CA_VALID_DAYS = 3650;
 const LEAF_VALID_DAYS = 365;
@@ -212,6 +215,8 @@ export interface Pki {
   readonly apiserver: CertificateAndKey;
   /** The admin's client certificate (user ADMIN_USER, groups ADMIN_GROUPS). */
   readonly admin: CertificateAndKey;
+  /** The API server's client certificate towards kubelets (user KUBELET_CLIENT_USER). */
+  readonly apiserverKubeletClient: CertificateAndKey;
   /** What the API server listens with. */
   readonly servingCertificates: ServingCertificates;
 }
@@ -228,6 +233,8 @@ export const PKI_FILES = {
   apiserverKey: 'apiserver.key',
   adminCert: 'admin.crt',
   adminKey: 'admin.key',
+  apiserverKubeletClientCert: 'apiserver-kubelet-client.crt',
+  apiserverKubeletClientKey: 'apiserver-kubelet-client.key',
 } as const;
 
 /**
@@ -260,11 +267,24 @@ export async function ensurePki(dir: string, options: EnsurePkiOptions = {}): Pr
     issue: () => issueClientCertificate(ca, { user: ADMIN_USER, groups: ADMIN_GROUPS }),
   });
 
+  const apiserverKubeletClient = await ensureLeaf(
+    dir,
+    PKI_FILES.apiserverKubeletClientCert,
+    PKI_FILES.apiserverKubeletClientKey,
+    ca,
+    log,
+    {
+      check: (cert) => (cert.subject.split('\n').includes(`CN=${KUBELET_CLIENT_USER}`) ? undefined : `not issued to ${KUBELET_CLIENT_USER}`),
+      issue: () => issueClientCertificate(ca, { user: KUBELET_CLIENT_USER }),
+    },
+  );
+
   return {
     dir,
     ca,
     apiserver,
     admin,
+    apiserverKubeletClient,
     servingCertificates: { caCert: ca.cert, servingCert: apiserver.cert, servingKey: apiserver.key },
   };
 }

@@ -1,0 +1,152 @@
+// `volplane csi-driver`: runs volplane's own CSI driver (Identity, Controller
+// and Node services) on a unix socket, as a separate process the way a real
+// CSI driver runs beside kubelet and the sidecars. Only wiring lives here:
+// the driver is in src/drivers/volplane, the gRPC boundary in src/csi.
+//
+// Output contract: logs (JSON lines) on stderr; one line on stdout once the
+// socket accepts calls. SIGINT/SIGTERM/SIGHUP close the socket and exit 0;
+// mounts and loop devices stay for the next instance to find.
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createLogger, type Logger } from '../base/index.ts';
+import { serveCsiDriver, socketPath } from '../csi/index.ts';
+import { createVolplaneDriver } from '../drivers/volplane/index.ts';
+import { defaultDataDir } from './data-dir.ts';
+
+export interface CsiDriverArguments {
+  endpoint: string;
+  nodeId: string;
+  dataDir: string;
+  attachRequired: boolean;
+  maxVolumesPerNode: number;
+  logLevel?: string;
+}
+
+export interface RunningCsiDriver {
+  readonly socketPath: string;
+  /** Stops serving; leaves mounts and devices in place. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Thrown for bad `csi-driver` flags (exit status 2). */
+export class CsiDriverUsageError extends Error {
+  override readonly name = 'CsiDriverUsageError';
+}
+
+export function csiDriverUsage(): string {
+  const dataDir = join(defaultDataDir(), 'csi-driver');
+  return `Usage: volplane csi-driver [flags]
+
+Runs volplane's CSI driver (csi.volplane.io) on a unix socket.
+
+Flags:
+  --endpoint URL               unix:///path/csi.sock (default: unix://<data-dir>/csi.sock)
+  --node-id ID                 the node this driver serves (default: the host name, ${hostname()})
+  --data-dir DIR               volumes, snapshots and driver state (default: ${dataDir})
+  --attach-required            volumes need ControllerPublishVolume before staging
+  --max-volumes-per-node N     reported by NodeGetInfo and enforced on attach (default: 0, no limit)
+  --log-level LEVEL            fatal, error, warn, info, debug, trace, silent (default: info)
+`;
+}
+
+/** Parses the flags after `csi-driver`; throws CsiDriverUsageError. Returns undefined for --help. */
+export function parseCsiDriverArgs(argv: readonly string[]): CsiDriverArguments | undefined {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        endpoint: { type: 'string' },
+        'node-id': { type: 'string' },
+        'data-dir': { type: 'string' },
+        'attach-required': { type: 'boolean' },
+        'max-volumes-per-node': { type: 'string' },
+        'log-level': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    throw new CsiDriverUsageError((err as Error).message);
+  }
+  if (values.help === true) return undefined;
+  const dataDir = values['data-dir'] ?? join(defaultDataDir(), 'csi-driver');
+  const max = Number(values['max-volumes-per-node'] ?? '0');
+  if (!Number.isInteger(max) || max < 0) throw new CsiDriverUsageError('--max-volumes-per-node must be a whole number ≥ 0');
+  const endpoint = values.endpoint ?? `unix://${join(dataDir, 'csi.sock')}`;
+  try {
+    socketPath(endpoint);
+  } catch (err) {
+    throw new CsiDriverUsageError((err as Error).message);
+  }
+  const args: CsiDriverArguments = {
+    endpoint,
+    nodeId: values['node-id'] ?? hostname(),
+    dataDir,
+    attachRequired: values['attach-required'] === true,
+    maxVolumesPerNode: max,
+  };
+  if (values['log-level'] !== undefined) args.logLevel = values['log-level'];
+  return args;
+}
+
+/** Starts the driver and serves it; for in-process use and tests. */
+export async function startCsiDriver(args: CsiDriverArguments, logger: Logger): Promise<RunningCsiDriver> {
+  const driver = await createVolplaneDriver({
+    nodeId: args.nodeId,
+    dataDir: args.dataDir,
+    attachRequired: args.attachRequired,
+    maxVolumesPerNode: args.maxVolumesPerNode,
+    logger,
+  });
+  const server = await serveCsiDriver({
+    endpoint: args.endpoint,
+    identity: driver.identity,
+    controller: driver.controller,
+    node: driver.node,
+    logger,
+  });
+  let closing: Promise<void> | undefined;
+  return {
+    socketPath: server.socketPath,
+    close() {
+      closing ??= server.close().then(() => driver.dispose());
+      return closing;
+    },
+  };
+}
+
+/** The `csi-driver` command: returns the exit status once a signal stopped it. */
+export async function runCsiDriverCommand(argv: readonly string[]): Promise<number> {
+  let args: CsiDriverArguments | undefined;
+  try {
+    args = parseCsiDriverArgs(argv);
+  } catch (err) {
+    if (!(err instanceof CsiDriverUsageError)) throw err;
+    process.stderr.write(`volplane csi-driver: ${err.message}\nRun "volplane csi-driver --help" for usage.\n`);
+    return 2;
+  }
+  if (args === undefined) {
+    process.stdout.write(csiDriverUsage());
+    return 0;
+  }
+  if (process.getuid?.() !== 0) {
+    process.stderr.write('volplane csi-driver: not running as root; loop devices and mounts will fail (directory volumes still work for the controller).\n');
+  }
+  const logger = createLogger(args.logLevel === undefined ? {} : { level: args.logLevel });
+  const running = await startCsiDriver(args, logger);
+  process.stdout.write(`volplane csi-driver serving csi.volplane.io for node ${args.nodeId} on unix://${running.socketPath}\n`);
+  await new Promise<void>((resolve) => {
+    const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+    const onSignal = (): void => {
+      for (const s of signals) process.off(s, onSignal);
+      resolve();
+    };
+    for (const s of signals) process.on(s, onSignal);
+  });
+  await running.close();
+  await new Promise<void>((resolve) => logger.flush(() => resolve()));
+  return 0;
+}

@@ -1,0 +1,109 @@
+// A typed CSI client over a unix socket, for sidecars, the kubelet's CSI
+// plugin and tests. One channel carries the three services. Every call has a
+// deadline (a per-call timeout or the client default) and may be cancelled
+// with an AbortSignal; a non-OK status comes back as CsiError with the same
+// code, so callers branch on `codeName`, never on text.
+import * as grpc from '@grpc/grpc-js';
+import { csiServices, socketPath, unixTarget } from './proto.ts';
+import {
+  CsiError,
+  type CallContext,
+  type ControllerService,
+  type CsiServiceName,
+  type GrpcCodeNumber,
+  type IdentityService,
+  type NodeService,
+} from './types.ts';
+
+export interface CsiCallOptions {
+  /** Overrides the client's default timeout for this call. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/** The client side of a service: every method, each taking call options instead of a server context. */
+export type CsiServiceClient<S> = {
+  [K in keyof S]-?: NonNullable<S[K]> extends (request: infer Req, ctx: CallContext) => Promise<infer Res>
+    ? (request: Req, options?: CsiCallOptions) => Promise<Res>
+    : never;
+};
+
+export interface CsiClient {
+  readonly identity: CsiServiceClient<IdentityService>;
+  readonly controller: CsiServiceClient<ControllerService>;
+  readonly node: CsiServiceClient<NodeService>;
+  /** Closes the channel; calls made afterwards fail. Idempotent. */
+  close(): void;
+}
+
+export interface CsiClientOptions {
+  /** Deadline of each call unless the call sets its own (default 30 s). */
+  defaultTimeoutMs?: number;
+}
+
+/** A client for the driver at `endpoint` (`unix:///path`). Connects lazily. */
+export function createCsiClient(endpoint: string, options: CsiClientOptions = {}): CsiClient {
+  const target = unixTarget(socketPath(endpoint));
+  const defaultTimeoutMs = options.defaultTimeoutMs ?? 30_000;
+  const services = csiServices();
+  const credentials = grpc.credentials.createInsecure();
+  const identity = new services.Identity(target, credentials);
+  const shared = { channelOverride: identity.getChannel() };
+  const raw: Record<CsiServiceName, grpc.Client> = {
+    Identity: identity,
+    Controller: new services.Controller(target, credentials, shared),
+    Node: new services.Node(target, credentials, shared),
+  };
+
+  const wrap = <S>(name: CsiServiceName): CsiServiceClient<S> => {
+    const client = raw[name];
+    const out: Record<string, unknown> = {};
+    for (const [methodName, method] of Object.entries(services[name].service)) {
+      out[methodName] = (request: object, callOptions: CsiCallOptions = {}): Promise<unknown> =>
+        unary(client, method, request, callOptions.timeoutMs ?? defaultTimeoutMs, callOptions.signal);
+    }
+    return out as CsiServiceClient<S>;
+  };
+
+  let closed = false;
+  return {
+    identity: wrap<IdentityService>('Identity'),
+    controller: wrap<ControllerService>('Controller'),
+    node: wrap<NodeService>('Node'),
+    close() {
+      if (closed) return;
+      closed = true;
+      identity.close();
+    },
+  };
+}
+
+function unary(
+  client: grpc.Client,
+  method: grpc.MethodDefinition<object, unknown>,
+  request: object,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(new CsiError('CANCELLED', `${method.path} cancelled before it was sent`));
+      return;
+    }
+    const call = client.makeUnaryRequest(
+      method.path,
+      method.requestSerialize,
+      method.responseDeserialize,
+      request,
+      new grpc.Metadata(),
+      { deadline: Date.now() + timeoutMs },
+      (err, response) => {
+        signal?.removeEventListener('abort', onAbort);
+        if (err !== null) reject(new CsiError(err.code as number as GrpcCodeNumber, err.details || err.message, { cause: err }));
+        else resolve(response);
+      },
+    );
+    const onAbort = (): void => call.cancel();
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,6 @@
+// volplane's CSI driver (Identity, Controller, Node). Serve it with
+// serveCsiDriver() from src/csi.
+export { createVolplaneDriver, type VolplaneDriver, type VolplaneDriverOptions } from './driver.ts';
+export { DriverState, StateFileError, type SnapshotRecord, type VolumeKind, type VolumeRecord } from './state.ts';
+export { HostCommandError } from './host.ts';
+export { DRIVER_NAME, DRIVER_VERSION, TOPOLOGY_KEY } from './volumes.ts';
