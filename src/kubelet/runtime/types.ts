@@ -33,7 +33,16 @@ export interface RuntimeContainerSpec {
 
 export type ContainerState =
   | { state: 'running'; pid: number; startedAt: string }
-  | { state: 'exited'; exitCode: number; signal?: string; startedAt: string; finishedAt: string; reason: 'Completed' | 'Error' | 'OOMKilled' | 'ContainerCannotRun' };
+  | {
+      state: 'exited';
+      exitCode: number;
+      signal?: string;
+      startedAt: string;
+      finishedAt: string;
+      reason: 'Completed' | 'Error' | 'OOMKilled' | 'ContainerCannotRun';
+      /** Why, when the runtime knows more than the exit code (e.g. the mount that failed). */
+      message?: string;
+    };
 
 export interface RuntimeContainer {
   /** Stable id, unique on this node (also written to the pod directory for adoption). */
