@@ -3,7 +3,7 @@
 // This is the one place components meet (design.md: "cli — the only place
 // components are wired together"). Start order: data directory and its lock
 // → PKI (CA kept across restarts, so kubeconfigs stay valid) → SQLite store →
-// API server → admin kubeconfig → controller manager. The kubeconfig is written last, so a file
+// API server → admin kubeconfig → controller manager → node (when asked). The kubeconfig is written last, so a file
 // that exists names a server that was listening. Whatever started is stopped
 // in reverse order by close(), and also when a later step fails, so a failed
 // start leaves no open database, no listener and no lock behind.
@@ -11,21 +11,26 @@
 // startVolplane() is in-process on purpose: tests start the whole thing with
 // port 0 in a temporary directory (src/testing) exactly as the command does.
 
-import { networkInterfaces } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { hostname, networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { DisposableStore, silentLogger, type Logger } from '../base/index.ts';
 import { SqliteBackend } from '../storage/index.ts';
 import { startApiServer } from '../apiserver/index.ts';
+import { defaultNodeIP } from '../kubelet/index.ts';
 import {
   ADMIN_USER,
   createAuthenticator,
   ensurePki,
+  issueServingCertificate,
   loadTokenFile,
   writeKubeconfig,
   type UserInfo,
 } from '../apiserver/authn/index.ts';
 import { startControllerManager } from './controller-manager.ts';
+import { JOIN_TOKEN_USER, NODES_GROUP, startNode } from './node.ts';
 import { ensureDataDir, lockDataDir } from './data-dir.ts';
 import { DEFAULT_API_HOST, DEFAULT_API_PORT } from './defaults.ts';
 import { PortInUseError, hasErrorCode, hostPort } from './errors.ts';
@@ -42,6 +47,13 @@ export interface VolplaneOptions {
   tokenAuthFile?: string;
   /** Control-plane controllers to run (see controller-manager.ts); default all, `[]` for none. */
   controllers?: readonly string[];
+  /**
+   * Run a node (kubelet, runtime, volume manager) in-process, named after the
+   * host, with its root at `<dataDir>/node`. Default false here; the command
+   * turns it on unless --no-node. Needs root: without it a warning says why
+   * and volplane runs without a node.
+   */
+  node?: boolean;
   logger?: Logger;
 }
 
@@ -74,6 +86,10 @@ export async function startVolplane(options: VolplaneOptions): Promise<Volplane>
     const pki = await ensurePki(join(dataDir, 'pki'), { ...servingNamesFor(host), logger });
     let tokens: Map<string, UserInfo> | undefined;
     if (options.tokenAuthFile !== undefined) tokens = await loadTokenFile(options.tokenAuthFile, log);
+    // Nodes join with this token (`volplane node --token`); made once, kept across restarts.
+    const joinToken = await ensureJoinToken(join(dataDir, 'join-token'));
+    tokens = new Map(tokens ?? []);
+    tokens.set(joinToken, { name: JOIN_TOKEN_USER, groups: [NODES_GROUP] });
 
     const backend = new SqliteBackend({ path: join(dataDir, 'state.db'), logger });
     await backend.start();
@@ -85,6 +101,7 @@ export async function startVolplane(options: VolplaneOptions): Promise<Volplane>
       port: requestedPort,
       certificates: pki.servingCertificates,
       authenticator: createAuthenticator({ caCert: pki.ca.cert, ...(tokens === undefined ? {} : { tokens }) }),
+      kubeletClient: { cert: pki.apiserverKubeletClient.cert, key: pki.apiserverKubeletClient.key, ca: pki.ca.cert },
       logger,
     }).catch((err: unknown) => {
       throw hasErrorCode(err, 'EADDRINUSE') ? new PortInUseError(host, requestedPort, { cause: err }) : err;
@@ -108,6 +125,32 @@ export async function startVolplane(options: VolplaneOptions): Promise<Volplane>
       });
       resources.add({ dispose: () => manager.stop() });
     }
+    if (options.node === true) {
+      const nodeName = hostname().toLowerCase();
+      try {
+        // The node's kubelet serves logs and exec to the API server with a certificate from the cluster CA.
+        const kubeletServing = await issueServingCertificate(pki.ca, {
+          commonName: `system:node:${nodeName}`,
+          dnsNames: [nodeName],
+          ips: [defaultNodeIP()],
+        });
+        const node = await startNode({
+          client: { server: url, caCert: pki.ca.cert, clientCert: pki.admin.cert, clientKey: pki.admin.key },
+          nodeName,
+          root: join(dataDir, 'node'),
+          logger,
+          port: 0,
+          serving: { cert: kubeletServing.cert, key: kubeletServing.key, ca: pki.ca.cert },
+        });
+        resources.add({ dispose: () => node.stop() });
+      } catch (err) {
+        log.warn({ err: err instanceof Error ? err.message : String(err), node: nodeName }, 'running without a node: it could not start');
+      }
+    }
+    log.info(
+      { join: `volplane node --server ${url} --token $(cat ${join(dataDir, 'join-token')}) --ca-cert ${join(pki.dir, 'ca.crt')} --name <node>` },
+      'other machines join as nodes with',
+    );
     log.info({ url, dataDir, kubeconfig: kubeconfigPath }, 'volplane is ready');
 
     let closing: Promise<void> | undefined;
@@ -125,6 +168,19 @@ export async function startVolplane(options: VolplaneOptions): Promise<Volplane>
     await resources.dispose().catch((cleanupErr: unknown) => log.error({ err: cleanupErr }, 'cleanup after a failed start failed'));
     throw err;
   }
+}
+
+/** The join token in `path`, created (random, mode 0600) when missing. */
+async function ensureJoinToken(path: string): Promise<string> {
+  try {
+    const existing = (await readFile(path, 'utf8')).trim();
+    if (existing !== '') return existing;
+  } catch (err) {
+    if (!hasErrorCode(err, 'ENOENT')) throw err;
+  }
+  const token = randomBytes(24).toString('hex');
+  await writeFile(path, `${token}\n`, { mode: 0o600 });
+  return token;
 }
 
 /** The address a client on this machine should dial for a server listening on `host`. */

@@ -1,0 +1,165 @@
+// A volplane node: the kubelet with the real container runtime and volume
+// manager, wired together (design.md: cli is the only place components meet).
+// `volplane node` runs one against any volplane API server with a join token;
+// `volplane up` runs one in-process, named after the host.
+//
+// Start order: runtime (checks root and host tools; RuntimeUnavailableError
+// says why a node cannot run here) → volume plugins and volume manager →
+// kubelet (registers the Node). stop() reverses it: kubelet, event writes,
+// runtime, client. Containers and mounts outlive stop(): the next start on
+// the same root adopts them, as a restarted kubelet does.
+
+import { mkdir } from 'node:fs/promises';
+import type { KubeObject } from '../apimachinery/index.ts';
+import { DisposableStore, silentLogger, type Logger } from '../base/index.ts';
+import { ApiError, EventRecorder, Informer, resourcePath, resources, RestClient, type ClientConfig } from '../client/index.ts';
+import { defaultNodeIP, DEFAULT_KUBELET_PORT, startKubelet } from '../kubelet/index.ts';
+import { allowClientCommonName, startKubeletServer, type FoundContainer, type KubeletServerTls } from '../kubelet/server/index.ts';
+import type { Runtime } from '../kubelet/runtime/index.ts';
+import { KUBELET_CLIENT_USER } from '../apiserver/authn/index.ts';
+import { createRuntime } from '../kubelet/runtime/index.ts';
+import { createVolumeManager } from '../kubelet/volumemanager/index.ts';
+import { builtinVolumePlugins, HostMountUtil, VolumePluginManager, type ObjectSource } from '../volume/index.ts';
+
+/** The user a join token authenticates as, and its group (as kubeadm's bootstrap nodes). */
+export const JOIN_TOKEN_USER = 'system:node:volplane-join';
+export const NODES_GROUP = 'system:nodes';
+
+export interface NodeOptions {
+  client: ClientConfig;
+  nodeName: string;
+  /** The node root: images, containers, pods/ and plugins/ below it. */
+  root: string;
+  logger: Logger;
+  /** The node's InternalIP (default: the first non-loopback IPv4 address). */
+  address?: string;
+  port?: number;
+  /**
+   * The kubelet's serving certificate and the CA that API-server client certificates
+   * chain to. With it the node serves container logs and exec (for `kubectl logs` and
+   * `kubectl exec` through the API server); without it, it serves nothing.
+   */
+  serving?: KubeletServerTls;
+}
+
+export interface VolplaneNode {
+  readonly nodeName: string;
+  readonly root: string;
+  /** Stops the kubelet, the runtime's watch of its containers and the client; containers keep running. Idempotent. */
+  stop(): Promise<void>;
+}
+
+function objectSource(client: RestClient): ObjectSource {
+  const get = async (ref: typeof resources.configMaps | typeof resources.secrets, ns: string, name: string, signal?: AbortSignal): Promise<KubeObject | undefined> => {
+    try {
+      return await client.get(resourcePath(ref, ns, name), signal === undefined ? {} : { signal });
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 404) return undefined;
+      throw err;
+    }
+  };
+  return {
+    getConfigMap: (ns, name, signal) => get(resources.configMaps, ns, name, signal),
+    getSecret: (ns, name, signal) => get(resources.secrets, ns, name, signal),
+  };
+}
+
+/**
+ * Maps `namespace/pod/container` to the runtime's container of the current attempt (and
+ * the restart count of the previous one), through an informer of the pods on this node.
+ */
+function containerFinder(
+  client: RestClient,
+  runtime: Runtime,
+  nodeName: string,
+  lifetime: DisposableStore,
+): (namespace: string, pod: string, container: string) => FoundContainer | undefined {
+  const stop = new AbortController();
+  const pods = new Informer<KubeObject>({ client, resource: resources.pods, fieldSelector: `spec.nodeName=${nodeName}`, logger: silentLogger() });
+  const running = pods.run(stop.signal);
+  lifetime.add({
+    dispose: async () => {
+      stop.abort();
+      await running;
+    },
+  });
+  return (namespace, pod, container) => {
+    const uid = pods.get(`${namespace}/${pod}`)?.metadata.uid;
+    if (uid === undefined) return undefined;
+    const attempts = runtime
+      .listContainers()
+      .filter((c) => c.podUid === uid && c.name === container)
+      .sort((a, b) => b.restartCount - a.restartCount);
+    if (attempts.length === 0) return undefined;
+    const found: FoundContainer = { id: attempts[0].id, podUid: uid, restartCount: attempts[0].restartCount };
+    if (attempts.length > 1) found.previousRestartCount = attempts[1].restartCount;
+    return found;
+  };
+}
+
+export async function startNode(options: NodeOptions): Promise<VolplaneNode> {
+  const logger = options.logger;
+  const resources_ = new DisposableStore();
+  try {
+    await mkdir(options.root, { recursive: true, mode: 0o750 });
+    const client = new RestClient(options.client);
+    resources_.add({ dispose: () => client.close() });
+    const runtime = await createRuntime({ root: options.root, logger });
+    resources_.add({ dispose: () => runtime.close() });
+    const recorder = new EventRecorder({ client, component: 'kubelet', host: options.nodeName, logger });
+    resources_.add({ dispose: () => recorder.dispose() });
+    const mountUtil = new HostMountUtil();
+    const plugins = new VolumePluginManager(
+      builtinVolumePlugins({ rootDir: options.root, mountUtil, objects: objectSource(client), nodeName: options.nodeName }),
+    );
+    const volumeManager = createVolumeManager({
+      client,
+      nodeName: options.nodeName,
+      root: options.root,
+      plugins,
+      mountUtil,
+      logger,
+      recorder,
+    });
+    let port = options.port;
+    if (options.serving !== undefined) {
+      const server = await startKubeletServer({
+        runtime,
+        nodeName: options.nodeName,
+        host: '0.0.0.0',
+        port: options.port ?? DEFAULT_KUBELET_PORT,
+        tls: options.serving,
+        authorize: allowClientCommonName(KUBELET_CLIENT_USER),
+        logger,
+        findContainer: containerFinder(client, runtime, options.nodeName, resources_),
+      });
+      resources_.add({ dispose: () => server.close() });
+      port = server.port;
+    }
+    const kubelet = await startKubelet({
+      client,
+      nodeName: options.nodeName,
+      root: options.root,
+      runtime,
+      volumeManager,
+      logger,
+      recorder,
+      mountUtil,
+      ...(options.address === undefined ? {} : { address: options.address }),
+      ...(port === undefined ? {} : { port }),
+    });
+    resources_.add({ dispose: () => kubelet.stop() });
+    let stopping: Promise<void> | undefined;
+    return {
+      nodeName: options.nodeName,
+      root: options.root,
+      stop() {
+        stopping ??= resources_.dispose();
+        return stopping;
+      },
+    };
+  } catch (err) {
+    await resources_.dispose().catch(() => {});
+    throw err;
+  }
+}
