@@ -6,7 +6,7 @@
 
 import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { createLogger, silentLogger, TimeoutError, type Logger } from '../base/index.ts';
@@ -72,9 +72,38 @@ export interface TestClusterOptions {
    * names. Default none, so a test can run the controller it is testing by itself.
    */
   controllers?: boolean | readonly string[];
+  /**
+   * Also run the in-process node (kubelet, container runtime, volume manager)
+   * as `volplane up` does. Default false. Needs root: startTestCluster throws
+   * NodeNeedsRootError otherwise, because volplane itself would only warn and
+   * run without a node, leaving pods Pending; suites check for root and skip.
+   * Delete the pods before close(): a node's volumes stay mounted when it stops,
+   * and close() then keeps the directory rather than remove files through a mount.
+   */
+  node?: boolean;
+}
+
+/** `node: true` was asked for by a process that is not root. */
+export class NodeNeedsRootError extends Error {
+  override readonly name = 'NodeNeedsRootError';
+  constructor() {
+    super('a test cluster with a node needs root (the runtime uses mount and PID namespaces and mounts volumes)');
+  }
+}
+
+/** close() found mounts under the test directory, so it left the directory in place. */
+export class MountsLeftError extends Error {
+  override readonly name = 'MountsLeftError';
+  readonly mounts: readonly string[];
+  constructor(root: string, mounts: readonly string[]) {
+    super(`mounts left under ${root}, not removing it: ${mounts.join(', ')}`);
+    this.mounts = mounts;
+  }
 }
 
 export async function startTestCluster(options: TestClusterOptions = {}): Promise<TestCluster> {
+  const node = options.node === true;
+  if (node && process.getuid?.() !== 0) throw new NodeNeedsRootError();
   const root = await mkdtemp(join(tmpdir(), 'volplane-test-'));
   const dataDir = join(root, 'data');
   const home = join(root, 'home');
@@ -86,7 +115,7 @@ export async function startTestCluster(options: TestClusterOptions = {}): Promis
   let volplane: Volplane | undefined;
   try {
     await mkdir(home, { recursive: true });
-    volplane = await startVolplane({ dataDir, apiPort: 0, logger, controllers });
+    volplane = await startVolplane({ dataDir, apiPort: 0, logger, controllers, node });
   } catch (err) {
     await rm(root, { recursive: true, force: true });
     throw err;
@@ -110,19 +139,37 @@ export async function startTestCluster(options: TestClusterOptions = {}): Promis
       if (closed !== undefined) throw new Error('restart() after close()');
       await volplane!.close();
       volplane = undefined;
-      volplane = await startVolplane({ dataDir, apiPort: port, logger, controllers });
+      volplane = await startVolplane({ dataDir, apiPort: port, logger, controllers, node });
     },
     close() {
       closed ??= (async () => {
         try {
           await volplane?.close();
         } finally {
+          // A recursive rm follows bind mounts into whatever they show (a hostPath is the host's own directory).
+          const left = await mountsBelow(root);
+          if (left.length > 0) throw new MountsLeftError(root, left);
           await rm(root, { recursive: true, force: true });
         }
       })();
       return closed;
     },
   };
+}
+
+/** Mount points at or below `dir`, from this process's mount table. */
+async function mountsBelow(dir: string): Promise<string[]> {
+  let info: string;
+  try {
+    info = await readFile('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return []; // Not Linux: nothing of ours can be mounted.
+  }
+  // Field 5 is the mount point, with spaces and the like escaped as octal.
+  return info
+    .split('\n')
+    .map((line) => (line.split(' ')[4] ?? '').replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(parseInt(oct, 8))))
+    .filter((target) => target === dir || target.startsWith(`${dir}/`));
 }
 
 /** The kubectl tests use: $VOLPLANE_KUBECTL if set (to try another version), else the first on PATH. */

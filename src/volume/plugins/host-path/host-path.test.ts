@@ -41,20 +41,20 @@ describe('hostPath type checks (seed 001 §1.2)', () => {
   const rows: { name: string; path: () => string | undefined; type: string; error?: (path: string) => string }[] = [
     { name: '1 "" does no check, even for a missing path', path: () => p('missing-1'), type: '' },
     { name: '2 Directory accepts a directory', path: () => p('a-dir'), type: 'Directory' },
-    { name: '3 Directory refuses a file', path: () => p('a-file'), type: 'Directory', error: (x) => `hostPath type check failed: ${x} is not a directory, it's a File` },
+    { name: '3 Directory refuses a file', path: () => p('a-file'), type: 'Directory', error: (x) => `hostPath type check failed: ${x} is not a directory` },
     { name: '4 Directory refuses a missing path', path: () => p('missing-4'), type: 'Directory', error: (x) => `hostPath ${x} doesn't exist` },
     { name: '5 File accepts a file', path: () => p('a-file'), type: 'File' },
-    { name: '6 File refuses a directory', path: () => p('a-dir'), type: 'File', error: (x) => `hostPath type check failed: ${x} is not a file, it's a Directory` },
+    { name: '6 File refuses a directory', path: () => p('a-dir'), type: 'File', error: (x) => `hostPath type check failed: ${x} is not a file` },
     { name: '7 Socket accepts a unix socket', path: () => socketPath, type: 'Socket' },
-    { name: '8 Socket refuses a file', path: () => p('a-file'), type: 'Socket', error: (x) => `hostPath type check failed: ${x} is not a socket file, it's a File` },
+    { name: '8 Socket refuses a file', path: () => p('a-file'), type: 'Socket', error: (x) => `hostPath type check failed: ${x} is not a socket file` },
     { name: '9 CharDevice accepts /dev/null', path: () => '/dev/null', type: 'CharDevice' },
-    { name: '10 CharDevice refuses a directory', path: () => p('a-dir'), type: 'CharDevice', error: (x) => `hostPath type check failed: ${x} is not a character device, it's a Directory` },
+    { name: '10 CharDevice refuses a directory', path: () => p('a-dir'), type: 'CharDevice', error: (x) => `hostPath type check failed: ${x} is not a character device` },
     { name: '11 BlockDevice accepts a block device', path: () => blockDevice, type: 'BlockDevice' },
-    { name: '12 BlockDevice refuses /dev/null', path: () => '/dev/null', type: 'BlockDevice', error: (x) => `hostPath type check failed: ${x} is not a block device, it's a CharDevice` },
+    { name: '12 BlockDevice refuses /dev/null', path: () => '/dev/null', type: 'BlockDevice', error: (x) => `hostPath type check failed: ${x} is not a block device` },
     { name: '13 DirectoryOrCreate accepts an existing directory', path: () => p('a-dir'), type: 'DirectoryOrCreate' },
-    { name: '14 DirectoryOrCreate refuses an existing file', path: () => p('a-file'), type: 'DirectoryOrCreate', error: (x) => `hostPath type check failed: ${x} is not a directory, it's a File` },
+    { name: '14 DirectoryOrCreate refuses an existing file', path: () => p('a-file'), type: 'DirectoryOrCreate', error: (x) => `hostPath type check failed: ${x} is not a directory` },
     { name: '15 FileOrCreate accepts an existing file', path: () => p('a-file'), type: 'FileOrCreate' },
-    { name: '16 FileOrCreate refuses an existing directory', path: () => p('a-dir'), type: 'FileOrCreate', error: (x) => `hostPath type check failed: ${x} is not a file, it's a Directory` },
+    { name: '16 FileOrCreate refuses an existing directory', path: () => p('a-dir'), type: 'FileOrCreate', error: (x) => `hostPath type check failed: ${x} is not a file` },
     { name: '17 an unknown type is refused', path: () => p('a-dir'), type: 'Folder', error: () => 'Folder is an invalid volume type' },
   ];
   for (const row of rows) {
@@ -105,7 +105,7 @@ describe('hostPath type checks (seed 001 §1.2)', () => {
     await assert.rejects(m.setUp({ signal }), (err: unknown) => {
       assert.ok(err instanceof VolumeSetupError);
       assert.equal(err.reason, 'FailedMount');
-      assert.equal(err.message, `hostPath type check failed: ${p('a-file')} is not a directory, it's a File`);
+      assert.equal(err.message, `hostPath type check failed: ${p('a-file')} is not a directory`);
       return true;
     });
     await plugin.newUnmounter('data', 'uid').tearDown(signal);

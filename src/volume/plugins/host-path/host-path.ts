@@ -74,7 +74,8 @@ async function typeMatchedOrError(path: string, expected: HostFileType, descript
       `hostPath type check failed, ${path} is not a ${description}, unable to determine its type: only recognise file, directory, socket, block device and character device`);
   }
   if (actual !== expected) {
-    throw new HostPathTypeError(path, expected, `hostPath type check failed: ${path} is not a ${description}, it's a ${actual}`);
+    // The kubelet's checkTypeInternal wording, which names only what was expected.
+    throw new HostPathTypeError(path, expected, `hostPath type check failed: ${path} is not a ${description}`);
   }
 }
 
