@@ -17,14 +17,13 @@
 //
 // Run alone: node bench/binding.ts [N ...]   (default 1000 10000)
 
-import type { KubeObject } from '../src/apimachinery/index.ts';
-import type { RestClient, WatchEvent } from '../src/client/index.ts';
 import { forEachConcurrent } from './concurrent.ts';
-import { describeError, ensureNamespace, persistentVolume, persistentVolumeClaim } from './fixtures.ts';
+import { BenchRequestError, ensureNamespace, persistentVolume, persistentVolumeClaim } from './fixtures.ts';
 import { monitorLoad, type LoadReport } from './load-monitor.ts';
 import { readRss, type Rss } from './rss.ts';
 import { startServerProcess, type ServerProcess } from './server-process.ts';
 import { nowMs, summarize, type Summary } from './stats.ts';
+import { watchFromNow } from './watch-stream.ts';
 
 export interface BindingOptions {
   /** Volumes and claims to create (N). */
@@ -34,6 +33,8 @@ export interface BindingOptions {
   namespace?: string;
   /** Give up when a phase makes no progress for this long (default 60 s). */
   stallMs?: number;
+  /** Give up at this moment (monotonic ms, as nowMs()), progress or not: keeps a suite within its time budget. */
+  deadline?: number;
 }
 
 export interface BindingResult {
@@ -63,16 +64,24 @@ export class BindingStalledError extends Error {
   readonly phase: string;
   readonly done: number;
   readonly want: number;
-  constructor(phase: string, done: number, want: number, stallMs: number) {
-    super(`${phase}: stuck at ${done} of ${want} for ${stallMs / 1000} s`);
+  /** The server's warnings and errors logged by then (its last few), for the report. */
+  serverLog = '';
+  constructor(phase: string, done: number, want: number, stallMs: number, why: 'stalled' | 'deadline' = 'stalled') {
+    super(why === 'stalled' ? `${phase}: stuck at ${done} of ${want} for ${stallMs / 1000} s` : `${phase}: ${done} of ${want} when the time allowed for the run was up`);
     this.phase = phase;
     this.done = done;
     this.want = want;
   }
 }
 
-/** Waits until `progress()` reaches `want`, failing only when it stands still for `stallMs`. */
-async function waitForProgress(phase: string, progress: () => number, want: number, stallMs: number, failed: Promise<never>): Promise<void> {
+/** The server's last warning and error lines (pino levels 40 and up). */
+function serverProblems(server: ServerProcess, max = 8): string {
+  const lines = server.output().split('\n').filter((l) => /"level":(40|50|60)\b/.test(l));
+  return lines.slice(-max).join('\n');
+}
+
+/** Waits until `progress()` reaches `want`, failing when it stands still for `stallMs` or `deadline` passes. */
+async function waitForProgress(phase: string, progress: () => number, want: number, stallMs: number, deadline: number, failed: Promise<never>): Promise<void> {
   let last = -1;
   let lastChange = nowMs();
   for (;;) {
@@ -84,37 +93,9 @@ async function waitForProgress(phase: string, progress: () => number, want: numb
     } else if (nowMs() - lastChange > stallMs) {
       throw new BindingStalledError(phase, done, want, stallMs);
     }
+    if (nowMs() > deadline) throw new BindingStalledError(phase, done, want, stallMs, 'deadline');
     await Promise.race([new Promise((resolve) => setTimeout(resolve, 50)), failed]);
   }
-}
-
-interface PhaseStatus {
-  status?: { phase?: string };
-}
-
-/** Opens a watch from "now" on `collection`; rejects `failed` when it ends before `signal` aborts. */
-async function watchFromNow(
-  client: RestClient,
-  collection: string,
-  onEvent: (event: WatchEvent<KubeObject & PhaseStatus>) => void,
-  signal: AbortSignal,
-): Promise<{ done: Promise<void>; failed: Promise<never> }> {
-  const list = await client.get<{ metadata: { resourceVersion?: string } }>(`${collection}?limit=1`);
-  const rv = encodeURIComponent(list.metadata.resourceVersion ?? '');
-  const done = client.watch(`${collection}?watch=true&resourceVersion=${rv}`, onEvent, { signal });
-  // Rejects only when the stream ends (or fails) while it should still run.
-  const failed = new Promise<never>((_, reject) => {
-    done.then(
-      () => {
-        if (!signal.aborted) reject(new Error(`the watch on ${collection} ended early`));
-      },
-      (err: unknown) => {
-        if (!signal.aborted) reject(err instanceof Error ? err : new Error(String(err)));
-      },
-    );
-  });
-  failed.catch(() => undefined);
-  return { done: done.catch(() => undefined), failed };
 }
 
 export async function benchBinding(server: ServerProcess, options: BindingOptions): Promise<BindingResult> {
@@ -122,6 +103,7 @@ export async function benchBinding(server: ServerProcess, options: BindingOption
   const concurrency = options.concurrency ?? 64;
   const namespace = options.namespace ?? 'bench-binding';
   const stallMs = options.stallMs ?? 60_000;
+  const deadline = options.deadline ?? Number.POSITIVE_INFINITY;
   const className = `bench-${n}`;
   const pad = String(n - 1).length;
   const name = (i: number): string => String(i).padStart(pad, '0');
@@ -153,13 +135,13 @@ export async function benchBinding(server: ServerProcess, options: BindingOption
         try {
           await client.create('/api/v1/persistentvolumes', persistentVolume(`pv-${className}-${name(i)}`, className));
         } catch (err) {
-          throw new Error(`creating volume ${i}: ${describeError(err)}`, { cause: err });
+          throw new BenchRequestError('creating', `volume ${i}`, err);
         }
       }),
       pvWatch.failed,
     ]);
     const pvCreateRate = n / ((nowMs() - pvStart) / 1000);
-    await waitForProgress('volumes becoming Available', () => available.size, n, stallMs, pvWatch.failed);
+    await waitForProgress('volumes becoming Available', () => available.size, n, stallMs, deadline, pvWatch.failed);
     const pvAvailableSeconds = (nowMs() - pvStart) / 1000;
     pvWatchAbort.abort();
 
@@ -184,15 +166,17 @@ export async function benchBinding(server: ServerProcess, options: BindingOption
         try {
           await client.create(pvcCollection, persistentVolumeClaim(claim, className));
         } catch (err) {
-          throw new Error(`creating claim ${i}: ${describeError(err)}`, { cause: err });
+          throw new BenchRequestError('creating', `claim ${i}`, err);
         }
         createdAt.set(claim, nowMs());
       }),
       pvcWatch.failed,
     ]);
     const pvcCreateRate = n / ((nowMs() - pvcStart) / 1000);
-    await waitForProgress('claims becoming Bound', () => boundAt.size, n, stallMs, pvcWatch.failed);
-    const lastBound = Math.max(...boundAt.values());
+    await waitForProgress('claims becoming Bound', () => boundAt.size, n, stallMs, deadline, pvcWatch.failed);
+    // A loop, not Math.max(...values): 100,000 arguments can overflow the stack.
+    let lastBound = 0;
+    for (const t of boundAt.values()) lastBound = Math.max(lastBound, t);
     const load = stopMonitor();
     const rss = readRss(server.pid);
 
@@ -211,6 +195,12 @@ export async function benchBinding(server: ServerProcess, options: BindingOption
       rss,
       totalSeconds: (nowMs() - t0) / 1000,
     };
+  } catch (err) {
+    // Whatever went wrong, what the server complained about says why; the first line stays the summary.
+    const problems = serverProblems(server);
+    if (err instanceof BindingStalledError) err.serverLog = problems;
+    if (err instanceof Error && problems !== '') err.message += `\nlast server warnings and errors:\n${problems}`;
+    throw err;
   } finally {
     abort.abort();
     await Promise.allSettled(streams);
@@ -241,7 +231,10 @@ export function estimateBindingSeconds(measured: BindingResult, count: number): 
 if (import.meta.main) {
   const sizes = process.argv.slice(2).map(Number).filter((v) => Number.isInteger(v) && v > 0);
   for (const count of sizes.length > 0 ? sizes : [1_000, 10_000]) {
-    const r = await benchBindingFresh({ count });
+    const r = await benchBindingFresh({ count }).catch((err: unknown) => {
+      if (err instanceof Error) console.error(err.message);
+      throw err;
+    });
     console.log(
       `N=${r.count}: volumes created at ${Math.round(r.pvCreateRate)}/s, all Available after ${r.pvAvailableSeconds.toFixed(1)} s; ` +
         `claims created at ${Math.round(r.pvcCreateRate)}/s; ${Math.round(r.bindsPerSecond)} binds/s (${r.bindSeconds.toFixed(1)} s); ` +

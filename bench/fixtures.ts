@@ -56,3 +56,15 @@ export function describeError(err: unknown): string {
   if (err instanceof ApiError) return `HTTP ${err.code}: ${err.message}`;
   return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 }
+
+/** A request a benchmark depends on failed: what it did, to which object, and what the server said. */
+export class BenchRequestError extends Error {
+  override readonly name = 'BenchRequestError';
+  readonly action: 'creating' | 'deleting';
+  readonly object: string;
+  constructor(action: 'creating' | 'deleting', object: string, cause: unknown) {
+    super(`${action} ${object}: ${describeError(cause)}`, { cause });
+    this.action = action;
+    this.object = object;
+  }
+}

@@ -16,7 +16,7 @@ import { ApiError, EventRecorder, Informer, resourcePath, resources, RestClient,
 import { defaultNodeIP, DEFAULT_KUBELET_PORT, startKubelet } from '../kubelet/index.ts';
 import { allowClientCommonName, startKubeletServer, type FoundContainer, type KubeletServerTls } from '../kubelet/server/index.ts';
 import type { Runtime } from '../kubelet/runtime/index.ts';
-import { KUBELET_CLIENT_USER } from '../apiserver/authn/index.ts';
+import { createCertificateAuthority, issueServingCertificate, KUBELET_CLIENT_USER } from '../apiserver/authn/index.ts';
 import { createRuntime } from '../kubelet/runtime/index.ts';
 import { createVolumeManager } from '../kubelet/volumemanager/index.ts';
 import { builtinVolumePlugins, HostMountUtil, VolumePluginManager, type ObjectSource } from '../volume/index.ts';
@@ -36,8 +36,8 @@ export interface NodeOptions {
   port?: number;
   /**
    * The kubelet's serving certificate and the CA that API-server client certificates
-   * chain to. With it the node serves container logs and exec (for `kubectl logs` and
-   * `kubectl exec` through the API server); without it, it serves nothing.
+   * chain to. Without it the node makes itself a certificate (the API server does not
+   * verify kubelets' serving certificates) and trusts `client.caCert` for clients.
    */
   serving?: KubeletServerTls;
 }
@@ -97,6 +97,13 @@ function containerFinder(
   };
 }
 
+/** A serving certificate the node signs itself, trusting `caCert` for client certificates. */
+async function selfServing(nodeName: string, caCert: string): Promise<KubeletServerTls> {
+  const issuer = await createCertificateAuthority({ commonName: `${nodeName}-kubelet-ca` });
+  const leaf = await issueServingCertificate(issuer, { commonName: `system:node:${nodeName}`, dnsNames: [nodeName], ips: [defaultNodeIP()] });
+  return { cert: leaf.cert, key: leaf.key, ca: caCert };
+}
+
 export async function startNode(options: NodeOptions): Promise<VolplaneNode> {
   const logger = options.logger;
   const resources_ = new DisposableStore();
@@ -122,13 +129,14 @@ export async function startNode(options: NodeOptions): Promise<VolplaneNode> {
       recorder,
     });
     let port = options.port;
-    if (options.serving !== undefined) {
+    const serving = options.serving ?? (await selfServing(options.nodeName, options.client.caCert));
+    {
       const server = await startKubeletServer({
         runtime,
         nodeName: options.nodeName,
         host: '0.0.0.0',
         port: options.port ?? DEFAULT_KUBELET_PORT,
-        tls: options.serving,
+        tls: serving,
         authorize: allowClientCommonName(KUBELET_CLIENT_USER),
         logger,
         findContainer: containerFinder(client, runtime, options.nodeName, resources_),
