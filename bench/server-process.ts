@@ -85,7 +85,9 @@ export async function startServerProcess(): Promise<ServerProcess> {
 
   try {
     const port = await freePort();
-    child = spawn(process.execPath, [...extraArgs, MAIN, 'up', '--data-dir', dataDir, '--api-port', String(port)], {
+    // No node: these benchmarks measure the API server and the control plane, and a
+    // node's runtime and mounts would only add noise (and need cleaning up).
+    child = spawn(process.execPath, [...extraArgs, MAIN, 'up', '--data-dir', dataDir, '--api-port', String(port), '--no-node'], {
       cwd: REPO,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
