@@ -27,6 +27,7 @@ import { startStatefulSetController } from '../controllers/statefulset/index.ts'
 import { startEphemeralVolumeController } from '../controllers/ephemeral/index.ts';
 import { startNodeLifecycleController } from '../controllers/nodelifecycle/index.ts';
 import { startScheduler } from '../scheduler/index.ts';
+import { startAttachDetachController } from '../controllers/attachdetach/index.ts';
 import type { Provisioner } from '../volume/provisioner.ts';
 import { HostPathProvisioner } from '../volume/provisioners/hostpath/index.ts';
 
@@ -82,6 +83,7 @@ const CONTROLLERS: readonly ControllerDescriptor[] = [
   { name: 'nodelifecycle', component: 'node-controller', start: (ctx, signal) => startNodeLifecycleController(ctx, signal) },
   // Kubernetes runs the scheduler as its own process with its own lease; here it shares ours.
   { name: 'scheduler', component: 'default-scheduler', start: (ctx, signal) => startScheduler(ctx, signal) },
+  { name: 'attachdetach', component: 'attachdetach-controller', start: (ctx, signal) => startAttachDetachController(ctx, signal) },
   { name: 'pvc-protection', component: 'pvc-protection-controller', start: (ctx, signal) => startPvcProtectionController(ctx, signal) },
   { name: 'pv-protection', component: 'pv-protection-controller', start: (ctx, signal) => startPvProtectionController(ctx, signal) },
   {
