@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import type { PersistentVolume, PersistentVolumeClaim } from '../../api/core/volume-types.ts';
 import { resourcePath, resources, type RestClient } from '../../client/index.ts';
 import { waitForState } from '../../testing/index.ts';
-import { DRIVER, NODE, OTHER_NODE, startSidecarEnv, type SidecarEnv } from './test-env.ts';
+import { DRIVER, NODE, OTHER_NODE, startSidecarEnv, type SidecarEnv } from './test-framework.ts';
 import { attacherFinalizer, type VolumeAttachment } from './index.ts';
 
 const FINALIZER = 'external-attacher/csi-volplane-io';

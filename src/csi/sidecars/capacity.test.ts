@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { resourcePath, resources, type ResourceRef } from '../../client/index.ts';
 import { TOPOLOGY_KEY } from '../../drivers/volplane/index.ts';
 import { waitForState } from '../../testing/index.ts';
-import { CAPACITY_NAMESPACE, DRIVER, NODE, OTHER_NODE, startSidecarEnv, type SidecarEnv } from './test-env.ts';
+import { CAPACITY_NAMESPACE, DRIVER, NODE, OTHER_NODE, startSidecarEnv, type SidecarEnv } from './test-framework.ts';
 import { DRIVER_NAME_LABEL, MANAGED_BY, MANAGED_BY_LABEL, type CSIStorageCapacity } from './index.ts';
 
 const ref: ResourceRef = { group: 'storage.k8s.io', version: 'v1', resource: 'csistoragecapacities', namespaced: true };

@@ -9,7 +9,7 @@ import type { PersistentVolume, PersistentVolumeClaim } from '../../api/core/vol
 import { resourcePath, resources, type RestClient } from '../../client/index.ts';
 import { TOPOLOGY_KEY } from '../../drivers/volplane/index.ts';
 import { waitForState } from '../../testing/index.ts';
-import { DRIVER, NODE, OTHER_NODE, startSidecarEnv, type SidecarEnv } from './test-env.ts';
+import { DRIVER, NODE, OTHER_NODE, startSidecarEnv, type SidecarEnv } from './test-framework.ts';
 import { PROVISIONER_FINALIZER } from './index.ts';
 
 interface Row {
