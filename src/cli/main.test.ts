@@ -59,6 +59,13 @@ test('parseCommand', async (t) => {
     { name: 'unknown log level', argv: ['up', '--log-level', 'chatty'], want: 'usage' },
     { name: 'flag without its value', argv: ['up', '--data-dir'], want: 'usage' },
     { name: 'empty data dir', argv: ['up', '--data-dir='], want: 'usage' },
+    {
+      name: 'node with a kubelet port',
+      argv: ['node', '--server', 'https://127.0.0.1:6443', '--token', 't', '--name', 'n1', '--root', '/tmp/n1', '--ca-cert', '/tmp/ca.crt', '--port', '0'],
+      want: { name: 'node', args: { server: 'https://127.0.0.1:6443', token: 't', name: 'n1', root: '/tmp/n1', caCertFile: '/tmp/ca.crt', port: 0 } },
+    },
+    { name: 'node with a bad kubelet port', argv: ['node', '--server', 'https://x:1', '--token', 't', '--name', 'n1', '--port', '70000'], want: 'usage' },
+    { name: 'the kubelet port is a node flag', argv: ['up', '--port', '10250'], want: 'usage' },
   ];
   for (const row of rows) {
     await t.test(row.name, () => {

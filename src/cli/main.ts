@@ -50,6 +50,7 @@ Flags for "node":
   --name NAME             The node's name (required)
   --root DIR              Node state: images, containers, pod volumes (default: /var/lib/volplane-node-<name>)
   --ca-cert FILE          The server's CA certificate (default: <default data dir>/pki/ca.crt)
+  --port PORT             The kubelet's port for logs and exec (default: 10250; 0 picks a free port)
   --log-level LEVEL       as for "up"
 `;
 }
@@ -70,6 +71,8 @@ export interface NodeArguments {
   name: string;
   root: string;
   caCertFile: string;
+  /** The kubelet server's port (default 10250; 0 picks a free one). */
+  port?: number;
   logLevel?: string;
 }
 
@@ -95,6 +98,7 @@ export function parseCommand(argv: readonly string[]): Command {
         name: { type: 'string' },
         root: { type: 'string' },
         'ca-cert': { type: 'string' },
+        port: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
       },
@@ -121,7 +125,7 @@ export function parseCommand(argv: readonly string[]): Command {
       throw new UsageError(`unknown command ${JSON.stringify(name)}`);
   }
 
-  for (const flag of ['server', 'token', 'name', 'root', 'ca-cert'] as const) {
+  for (const flag of ['server', 'token', 'name', 'root', 'ca-cert', 'port'] as const) {
     if (values[flag] !== undefined) throw new UsageError(`--${flag} is a flag of "volplane node", not of "up"`);
   }
   const args: UpArguments = {
@@ -169,6 +173,12 @@ function parseNodeArguments(values: Record<string, string | boolean | undefined>
     root: resolve(str('root') ?? `/var/lib/volplane-node-${name}`),
     caCertFile: resolve(str('ca-cert') ?? `${defaultDataDir()}/pki/ca.crt`),
   };
+  const port = str('port');
+  if (port !== undefined) {
+    const n = Number(port);
+    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`--port must be a port number (0 picks a free one), got ${JSON.stringify(port)}`);
+    args.port = n;
+  }
   const level = str('log-level');
   if (level !== undefined) {
     if (!LOG_LEVELS.includes(level)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`);
@@ -264,7 +274,13 @@ async function node(args: NodeArguments): Promise<number> {
   }
   let running: Awaited<ReturnType<typeof startNode>>;
   try {
-    running = await startNode({ client: { server: args.server, caCert, token: args.token }, nodeName: args.name, root: args.root, logger });
+    running = await startNode({
+      client: { server: args.server, caCert, token: args.token },
+      nodeName: args.name,
+      root: args.root,
+      logger,
+      ...(args.port === undefined ? {} : { port: args.port }),
+    });
   } catch (err) {
     await flush(logger);
     process.stderr.write(`volplane: the node could not start: ${err instanceof Error ? err.message : String(err)}\n`);
