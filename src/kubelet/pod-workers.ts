@@ -529,18 +529,25 @@ class PodWorker {
       if (subPath !== '') {
         const mountUtil = this.#o.mountUtil;
         if (mountUtil === undefined) throw new ContainerConfigError(c.name, `subPath ${JSON.stringify(subPath)} is not supported on this node (no mount utility)`);
-        hostPath = await prepareSubPath(
-          mountUtil,
-          {
-            volumePath: volume.path,
-            subPath,
-            podDir: join(this.#o.root, 'pods', pod.metadata.uid!),
-            volumeName: vm.name,
-            containerName: c.name,
-            volumeMountIndex: i,
-          },
-          signal,
-        );
+        try {
+          hostPath = await prepareSubPath(
+            mountUtil,
+            {
+              volumePath: volume.path,
+              subPath,
+              podDir: join(this.#o.root, 'pods', pod.metadata.uid!),
+              volumeName: vm.name,
+              containerName: c.name,
+              volumeMountIndex: i,
+            },
+            signal,
+          );
+        } catch (err) {
+          if (!(err instanceof SubPathError)) throw err;
+          // As the kubelet: the detail names host paths, so it goes to the log only.
+          this.#log.warn({ err: err.message, volumeMount: vm.name, container: c.name }, 'subPath refused');
+          throw new ContainerConfigError(c.name, `failed to prepare subPath for volumeMount "${vm.name}" of container "${c.name}"`);
+        }
       }
       out.push({ hostPath, containerPath: vm.mountPath, readOnly: vm.readOnly === true || volume.readOnly });
     }
