@@ -9,6 +9,7 @@
 // arrive twice — but a shutdown that hangs is ended by a watchdog (exit 1).
 
 import { runCsiDriverCommand } from './csi-driver.ts';
+import { runImageCommand } from './image.ts';
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -33,6 +34,7 @@ Commands:
   up        Start volplane: the Kubernetes API over HTTPS, backed by SQLite, with an admin kubeconfig.
   node      Run a node (kubelet, container runtime, volume manager) that joins a volplane API server.
   csi-driver  Run volplane's CSI driver (csi.volplane.io) on a unix socket.
+  image     Import a root filesystem into a node's image store (volplane image import NAME DIR|TARBALL).
   version   Print the volplane version.
   help      Show this help.
 
@@ -321,6 +323,7 @@ function version(): string {
 
 export async function main(argv: readonly string[]): Promise<number> {
   if (argv[0] === 'csi-driver') return runCsiDriverCommand(argv.slice(1));
+  if (argv[0] === 'image') return runImageCommand(argv.slice(1));
   let command: Command;
   try {
     command = parseCommand(argv);
