@@ -13,7 +13,8 @@
 // RSS "after" figure is taken after create, LIST and watch, with 10,000 PVs
 // in the watch cache. Apply and event recording then run on the same server;
 // provisioning and each size of the binding benchmark get a fresh server of
-// their own (their figures depend on what the controllers hold).
+// their own (their figures depend on what the controllers hold), and so does
+// pod start-up, whose server also runs the in-process node.
 //
 // The suite should finish in about eight minutes on a 2-core machine. The
 // binding benchmark runs 1,000 and 10,000 claims, estimates the larger sizes
@@ -36,6 +37,7 @@ import { benchEvents, type EventRun, type EventsResult } from './events.ts';
 import { describeError } from './fixtures.ts';
 import type { LoadReport } from './load-monitor.ts';
 import { benchList, type ListResult } from './list.ts';
+import { benchPodsFresh, type PodsResult } from './pods.ts';
 import { benchProvisioningFresh, type ProvisioningResult } from './provisioning.ts';
 import { idleRss, readRss, type Rss } from './rss.ts';
 import { startServerProcess, type ServerProcess } from './server-process.ts';
@@ -62,6 +64,10 @@ const TARGET = {
   /** p99 create→Bound at the largest N within this factor of p99 at N = 1,000. */
   bindP99Growth: 2,
   provisionSeconds: 5,
+  podStartP50Ms: 150,
+  /** p50 with a pre-bound local PV over p50 without volumes. */
+  podVolumeRatio: 1.2,
+  wffcAddedP50Ms: 100,
 } as const;
 
 /** A benchmark's value, or why it has none. */
@@ -79,6 +85,7 @@ interface Report {
   apply: Outcome<ApplyResult>;
   events: Outcome<EventsResult>;
   provisioning: Outcome<ProvisioningResult>;
+  pods: Outcome<PodsResult>;
   binding: BindingReport;
 }
 
@@ -138,6 +145,8 @@ async function rounds<T>(fn: (round: number) => Promise<T>): Promise<T[]> {
 function median(values: readonly number[]): number {
   return percentile(values, 50);
 }
+
+const podsLabel = 'pod start-up on the in-process node (fresh server with its node)';
 
 const notRun: Outcome<never> = { ok: false, error: 'not run: the server did not start' };
 
@@ -221,8 +230,9 @@ async function runAll(suiteStart: number): Promise<Report> {
     const started = await step('start the server', startServerProcess);
     if (!started.ok) {
       const provisioning = await step('provisioning of 500 hostpath claims (fresh server)', () => benchProvisioningFresh());
+      const pods = await step(podsLabel, () => benchPodsFresh());
       const binding = await runBinding(suiteStart);
-      return { machine, fsync, store, idleRss: started, create: notRun, list: notRun, watch: notRun, finalRss: notRun, apply: notRun, events: notRun, provisioning, binding };
+      return { machine, fsync, store, idleRss: started, create: notRun, list: notRun, watch: notRun, finalRss: notRun, apply: notRun, events: notRun, provisioning, pods, binding };
     }
     server = started.value;
     const srv = server;
@@ -240,8 +250,9 @@ async function runAll(suiteStart: number): Promise<Report> {
     await server.stop();
     server = undefined;
     const provisioning = await step('provisioning of 500 hostpath claims (fresh server)', () => benchProvisioningFresh());
+    const pods = await step(podsLabel, () => benchPodsFresh());
     const binding = await runBinding(suiteStart);
-    return { machine, fsync, store, idleRss: idle, create, list, watch, finalRss, apply, events, provisioning, binding };
+    return { machine, fsync, store, idleRss: idle, create, list, watch, finalRss, apply, events, provisioning, pods, binding };
   } finally {
     await server?.stop();
     process.off('SIGINT', stopOnSignal);
@@ -309,6 +320,15 @@ function rows(r: Report): Row[] {
   }
   add(r.provisioning, `provisioning: 500 hostpath claims to Bound`, `≤ ${TARGET.provisionSeconds} s`, (v) => `${v.bindSeconds.toFixed(2)} s (create→Bound p50 ${seconds(v.latency.p50)}, p99 ${seconds(v.latency.p99)})`, (v) => v.bindSeconds <= TARGET.provisionSeconds);
   add(r.provisioning, 'provisioning: delete the 500 claims → every PV and directory gone', '—', (v) => `${v.deleteSeconds.toFixed(2)} s`);
+  add(r.pods, 'pod with a pre-bound local PV: create → Running and Ready, p50 / p99', `≤ ${TARGET.podStartP50Ms} ms p50`, (v) => `${p50p99(v.withVolume)} (${v.count} pods)`, (v) => v.withVolume.p50 <= TARGET.podStartP50Ms);
+  add(r.pods, 'the same pod without volumes, p50 / p99; ratio of p50s with / without', `≤ ${TARGET.podVolumeRatio}×`, (v) => `${p50p99(v.withoutVolume)}; ${v.volumeRatio.toFixed(2)}×`, (v) => v.volumeRatio <= TARGET.podVolumeRatio);
+  add(
+    r.pods,
+    'pod with a new WaitForFirstConsumer hostpath claim vs. Immediate (pod created once Bound): claim create → Running, p50 difference',
+    `≤ ${TARGET.wffcAddedP50Ms} ms`,
+    (v) => `${ms(v.wffcAddedP50Ms)} (${ms(v.wffc.p50)} vs ${ms(v.immediateBoundFirst.p50)}; Immediate with the pod created at once ${ms(v.immediate.p50)})`,
+    (v) => v.wffcAddedP50Ms <= TARGET.wffcAddedP50Ms,
+  );
   return out;
 }
 
@@ -382,6 +402,15 @@ function details(r: Report): string[] {
         `while provisioning ${loadText(p.provisionLoad)}. Delete: every PV gone after ${p.pvsGoneSeconds.toFixed(2)} s, every directory after ${p.deleteSeconds.toFixed(2)} s; ${loadText(p.deleteLoad)}.`,
     );
   }
+  if (r.pods.ok) {
+    const p = r.pods.value;
+    const tail = (x: Summary): string => `p90 ${ms(x.p90)}, max ${ms(x.max)}`;
+    out.push(
+      `- Pods on node \`${p.node}\`, ${p.count} of each kind: local PV ${tail(p.withVolume)}; no volume ${tail(p.withoutVolume)}; ` +
+        `WFFC claim p99 ${ms(p.wffc.p99)}; Immediate claim, pod at once p99 ${ms(p.immediate.p99)}, pod after Bound p99 ${ms(p.immediateBoundFirst.p99)}; ` +
+        `delete with grace 0 → gone p50 ${ms(p.deleteGone.p50)}, p99 ${ms(p.deleteGone.p99)}; ${loadText(p.load)}.`,
+    );
+  }
   return out;
 }
 
@@ -444,6 +473,16 @@ ${table(rows(r))}
   500 claims created 64 at a time; the time from the first create to the last claim seen Bound, and per claim from its create
   returning to Bound. Then every claim is deleted (64 at a time) and the clock runs until a watch has seen every PV DELETED and
   \`<data-dir>/hostpath-volumes\` holds no volume directory and no metadata file.
+- **Pods** (bench/pods.ts, a fresh server started with its in-process node, as root): busybox pods running \`sleep 86400\`,
+  created one after another; each is deleted with \`gracePeriodSeconds: 0\` and the next created only once a watch has seen it gone.
+  A watch on the pods gives the moment each is first seen \`Running\` with \`Ready\` True; latency runs from just before the create
+  request. Pods mounting a claim pre-bound to a \`local\` PV (a directory under the data dir, node affinity to the node) alternate
+  with the same pod without volumes. Then pods that each bring a new claim of a \`volplane.io/hostpath\` class: WaitForFirstConsumer,
+  Immediate with the pod created right after its claim, and Immediate with the pod created once the claim is Bound — in turn, timed
+  from the claim's create; each claim is deleted after its pod and its PV must be gone before the next. The scheduler rejects a pod whose
+  Immediate claim is still unbound and retries it after its 1 s initial backoff, so the WFFC figure is judged against the
+  bound-first Immediate run. One warm-up pod of each kind is not counted. Afterwards every object is deleted, nothing may be
+  mounted under the data dir (\`findmnt\`), and the server's stop checks that again.
 - Percentiles are nearest-rank over the measured samples (bench/stats.ts).
 
 ## Details per round
@@ -453,7 +492,7 @@ ${details(r).join('\n')}
 ## Investigating a miss
 
 Each benchmark also runs alone (\`node bench/watch.ts\`, \`bench/api-create.ts\`, \`bench/list.ts\`, \`bench/store.ts\`, \`bench/apply.ts\`,
-\`bench/events.ts\`, \`bench/provisioning.ts\`, \`bench/binding.ts [N ...]\`).
+\`bench/events.ts\`, \`bench/provisioning.ts\`, \`bench/pods.ts\` (as root), \`bench/binding.ts [N ...]\`).
 \`BENCH_SERVER_NODE_ARGS\` passes Node flags to the server process: \`--cpu-prof --cpu-prof-dir=/tmp/prof\` writes a CPU profile
 when the server stops (self time of the synchronous SQLite commit, \`writeBatch\`, is time the event loop was blocked on fsync);
 \`--trace-gc-verbose --trace-gc\` prints, per V8 space, how much heap is live and how much is only committed.
@@ -511,6 +550,7 @@ if (import.meta.main) {
     report.apply,
     report.events,
     report.provisioning,
+    report.pods,
     ...report.binding.runs.map((b) => b.outcome),
   ].some((o) => !o.ok);
   process.exitCode = failed ? 1 : 0;

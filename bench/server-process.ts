@@ -7,15 +7,23 @@
 // removes the directory; it is safe to call more than once and after a
 // failed start.
 //
+// With `{ node: true }` the server also runs its in-process node (kubelet,
+// container runtime, volume manager; needs root), and start waits until that
+// node is registered and Ready. Such a server can leave mounts under its data
+// directory, so stop() then checks the mount table after the exit and, if
+// anything is still mounted there, keeps the directory (removing it would
+// reach through the mounts) and rejects with LeftoverMountsError.
+//
 // BENCH_SERVER_NODE_ARGS adds Node flags to the server, e.g.
 // `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { waitFor } from '../src/base/index.ts';
 import { RestClient } from '../src/client/index.ts';
 
@@ -34,16 +42,35 @@ export class ServerProcessError extends Error {
   }
 }
 
+/** Mounts under a node server's data directory were still there after it stopped. */
+export class LeftoverMountsError extends Error {
+  override readonly name = 'LeftoverMountsError';
+  readonly dataDir: string;
+  readonly mounts: readonly string[];
+  constructor(dataDir: string, mounts: readonly string[]) {
+    super(`${mounts.length} mount(s) left under ${dataDir} (directory kept): ${mounts.slice(0, 5).join(', ')}${mounts.length > 5 ? ', …' : ''}`);
+    this.dataDir = dataDir;
+    this.mounts = mounts;
+  }
+}
+
+export interface ServerProcessOptions {
+  /** Run the in-process node too (default false: `--no-node`). Needs root. */
+  node?: boolean;
+}
+
 export interface ServerProcess {
   readonly pid: number;
   readonly port: number;
   readonly dataDir: string;
   readonly kubeconfigPath: string;
+  /** The in-process node's name, when started with `node: true`. */
+  readonly nodeName: string | undefined;
   /** A new client for the server; the caller closes it. */
   client(options?: { maxSockets?: number }): RestClient;
   /** Everything the server wrote to stdout and stderr so far. */
   output(): string;
-  /** SIGTERM, wait for exit, remove the data directory. Idempotent. */
+  /** SIGTERM, wait for exit, remove the data directory. Idempotent. With a node, rejects with LeftoverMountsError (and keeps the directory) when something is still mounted under it. */
   stop(): Promise<void>;
 }
 
@@ -60,7 +87,20 @@ export function freePort(): Promise<number> {
   });
 }
 
-export async function startServerProcess(): Promise<ServerProcess> {
+const execFileAsync = promisify(execFile);
+
+/** Mount points at or below `dir`, from `findmnt` (raw output escapes blanks as \x20, which a temp dir never holds). */
+export async function mountsUnder(dir: string): Promise<string[]> {
+  const { stdout } = await execFileAsync('findmnt', ['-rn', '-o', 'TARGET']);
+  return stdout.split('\n').filter((t) => t === dir || t.startsWith(`${dir}/`));
+}
+
+interface NodeList {
+  items: { metadata: { name?: string }; status?: { conditions?: { type: string; status: string }[] } }[];
+}
+
+export async function startServerProcess(options: ServerProcessOptions = {}): Promise<ServerProcess> {
+  const withNode = options.node === true;
   const dataDir = mkdtempSync(join(tmpdir(), 'volplane-bench-'));
   const kubeconfigPath = join(dataDir, 'kubeconfig');
   const extraArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter((a) => a !== '');
@@ -78,6 +118,10 @@ export async function startServerProcess(): Promise<ServerProcess> {
         await exitPromise;
         clearTimeout(killTimer);
       }
+      if (withNode) {
+        const left = await mountsUnder(dataDir);
+        if (left.length > 0) throw new LeftoverMountsError(dataDir, left);
+      }
       rmSync(dataDir, { recursive: true, force: true });
     })();
     return stopping;
@@ -85,9 +129,10 @@ export async function startServerProcess(): Promise<ServerProcess> {
 
   try {
     const port = await freePort();
-    // No node: these benchmarks measure the API server and the control plane, and a
-    // node's runtime and mounts would only add noise (and need cleaning up).
-    child = spawn(process.execPath, [...extraArgs, MAIN, 'up', '--data-dir', dataDir, '--api-port', String(port), '--no-node'], {
+    // No node unless asked: most benchmarks measure the API server and the control
+    // plane, and a node's runtime and mounts would only add noise (and need cleaning up).
+    const nodeArgs = withNode ? [] : ['--no-node'];
+    child = spawn(process.execPath, [...extraArgs, MAIN, 'up', '--data-dir', dataDir, '--api-port', String(port), ...nodeArgs], {
       cwd: REPO,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -112,6 +157,7 @@ export async function startServerProcess(): Promise<ServerProcess> {
     proc.stderr?.on('data', keep);
 
     let probe: RestClient | undefined;
+    let nodeName: string | undefined;
     try {
       await waitFor(
         'the volplane server to write its kubeconfig and answer /healthz',
@@ -126,6 +172,23 @@ export async function startServerProcess(): Promise<ServerProcess> {
         },
         { timeoutMs: START_TIMEOUT_MS, intervalMs: 50 },
       );
+      if (withNode) {
+        // `up` goes on without a node when it cannot start one (it only logs a warning), so ask the API.
+        probe ??= RestClient.fromKubeconfig(kubeconfigPath);
+        const client = probe;
+        nodeName = await waitFor(
+          'the in-process node to register and become Ready',
+          async () => {
+            if (exited !== undefined) {
+              throw new ServerProcessError(`the server exited during start (code ${exited.code}, signal ${exited.signal})`, output);
+            }
+            const nodes = await client.get<NodeList>('/api/v1/nodes');
+            const ready = nodes.items.find((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+            return ready?.metadata.name;
+          },
+          { timeoutMs: START_TIMEOUT_MS, intervalMs: 50 },
+        );
+      }
     } catch (err) {
       const cause = err instanceof Error && err.cause instanceof ServerProcessError ? err.cause : err;
       if (cause instanceof ServerProcessError) throw cause;
@@ -139,6 +202,7 @@ export async function startServerProcess(): Promise<ServerProcess> {
       port,
       dataDir,
       kubeconfigPath,
+      nodeName,
       client: (options) => RestClient.fromKubeconfig(kubeconfigPath, options),
       output: () => output,
       stop,
