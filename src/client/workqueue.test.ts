@@ -52,6 +52,27 @@ describe('WorkQueue', () => {
     q.shutDown();
   });
 
+  test('3b a long queue keeps FIFO order while keys are taken and added in turn', async () => {
+    // Long enough that the taken prefix is cut off several times.
+    const q = new WorkQueue<number>({ bucket: false });
+    for (let i = 0; i < 5000; i++) q.add(i);
+    const got: number[] = [];
+    for (let i = 0; i < 5000; i++) {
+      const k = (await getNow(q))!;
+      got.push(k);
+      q.done(k);
+      if (i % 2 === 0) q.add(5000 + i / 2);
+      assert.equal(q.len(), 5000 - (i + 1) + Math.floor(i / 2) + 1, `length after ${i + 1} taken`);
+    }
+    while (q.len() > 0) {
+      const k = (await getNow(q))!;
+      got.push(k);
+      q.done(k);
+    }
+    assert.deepEqual(got, Array.from({ length: 7500 }, (_, i) => i));
+    q.shutDown();
+  });
+
   test('4 shutDown: queued keys are still handed out, then undefined; adds are ignored', async () => {
     const q = new WorkQueue({ bucket: false });
     q.add('a');

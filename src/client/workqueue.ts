@@ -121,7 +121,13 @@ export function defaultControllerRateLimiter<K>(options: Pick<WorkQueueOptions<K
 
 export class WorkQueue<K = string> {
   readonly name: string;
-  readonly #queue: K[] = [];
+  /**
+   * FIFO of keys from #head on. Array.shift() moves the whole array once it
+   * is large (a resync queues every object), so taking a key only advances
+   * #head and the taken prefix is cut off once it is most of the array.
+   */
+  #queue: (K | undefined)[] = [];
+  #head = 0;
   /** Keys that need processing (queued, or re-added while processing). */
   readonly #dirty = new Set<K>();
   /** Keys handed to a worker and not yet done(). */
@@ -169,7 +175,7 @@ export class WorkQueue<K = string> {
 
   /** Keys queued (not those being processed or waiting for a delay). */
   len(): number {
-    return this.#queue.length;
+    return this.#queue.length - this.#head;
   }
 
   /** Whether shutDown() was called. */
@@ -225,9 +231,23 @@ export class WorkQueue<K = string> {
     return this.#limiter.numRequeues(key);
   }
 
+  #take(): K | undefined {
+    if (this.#head >= this.#queue.length) return undefined;
+    const key = this.#queue[this.#head];
+    this.#queue[this.#head++] = undefined;
+    if (this.#head === this.#queue.length) {
+      this.#queue = [];
+      this.#head = 0;
+    } else if (this.#head >= 1024 && this.#head * 2 >= this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
+    }
+    return key;
+  }
+
   #handOut(): void {
     while (this.#getters.length > 0) {
-      const key = this.#queue.shift();
+      const key = this.#take();
       if (key === undefined) {
         if (!this.#shuttingDown) return;
         for (const g of this.#getters.splice(0)) g(undefined);

@@ -154,6 +154,56 @@ describe('VolumeIndex at scale', () => {
     // The scan finds the same volume as the index (the reference implementation).
     assert.equal(findMatchingVolume(pvc('c', '4000Mi'), index.list())?.spec.capacity?.storage, '4000Mi');
   });
+
+  // The binding benchmark's pattern at 20,000 volumes: volumes turn Available
+  // in no particular order, and each claim's lookup is followed by its volume
+  // leaving the available set. Re-sorting a whole group per update made this
+  // quadratic and stalled the PV controller.
+  it('updates out of order interleaved with lookups do not re-sort the whole group each time', () => {
+    const index = new VolumeIndex();
+    const count = 5_000;
+    const name = (i: number): string => `v${String(i).padStart(5, '0')}`;
+    // Arrive out of name order (equal sizes sort by name), then the claims come.
+    for (let i = 0; i < count; i++) index.put(pv(name((i * 7919) % count), '1Gi'));
+    index.resetComparisons();
+    const bound = new Set<string>();
+    for (let i = 0; i < count; i++) {
+      // One more volume turns Available out of order, a claim looks, and its volume gets bound.
+      index.put(pv(name(count + ((i * 7919) % count)), '1Gi'));
+      const match = index.findBestMatchForClaim(pvc(`c${i}`, '1Gi'));
+      const matched = match?.metadata.name ?? '';
+      assert.ok(matched !== '' && !bound.has(matched), `claim ${i} got ${JSON.stringify(matched)}`);
+      bound.add(matched);
+      index.put(pv(matched, '1Gi', { phase: 'Bound', claimRef: { name: `c${i}`, uid: `u${i}` } }));
+    }
+    // Equal sizes: the smallest name wins, so the first count volumes went first.
+    assert.equal(index.findBestMatchForClaim(pvc('next', '1Gi'))?.metadata.name, name(count));
+    // A re-sort per round would be about count² = 25,000,000 comparisons.
+    assert.ok(index.orderingComparisons < 100 * count, `keeping the groups in order took ${index.orderingComparisons} comparisons`);
+  });
+
+  it('a large group under random puts, binds and removals matches as the full scan does', () => {
+    const index = new VolumeIndex();
+    let seed = 12345;
+    const rand = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const names = 3_000; // above the size where out-of-order inserts wait unsorted
+    for (let i = 0; i < names; i++) index.put(pv(`v${rand(names)}`, `${1 + rand(50)}Mi`));
+    for (let step = 0; step < 600; step++) {
+      const target = `v${rand(names)}`;
+      const op = rand(4);
+      if (op === 0) index.put(pv(target, `${1 + rand(50)}Mi`));
+      else if (op === 1) index.put(pv(target, `${1 + rand(50)}Mi`, { phase: 'Bound', claimRef: { name: 'x', uid: 'u' } }));
+      else if (op === 2) index.remove(target);
+      const claim = pvc(`c${step}`, `${1 + rand(50)}Mi`);
+      // Several volumes may share the best size; the size is what must agree.
+      const got = index.findBestMatchForClaim(claim);
+      assert.equal(got?.spec.capacity?.storage, findMatchingVolume(claim, index.list())?.spec.capacity?.storage, `step ${step}`);
+      assert.ok(got === undefined || index.get(got.metadata.name ?? '') === got, `step ${step}: matched a volume the index no longer holds`);
+    }
+  });
 });
 
 describe('checkVolumeSatisfyClaim', () => {

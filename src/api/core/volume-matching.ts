@@ -19,6 +19,15 @@
 // there when a selector or node affinity rejects candidates. Pre-bound
 // volumes are found through a claim → volumes map. `comparisons` counts the
 // volumes looked at, so tests can show the index at work without timing it.
+//
+// Keeping a group in order: an insert at its end is a push; any other insert
+// into a small group is spliced in place; into a large one it waits in an
+// unsorted `pending` list (a bulk load out of order would otherwise cost a
+// memmove per volume) that the next lookup merges — one by one when few are
+// waiting, by one sort when many are. A removal never sorts: the entry knows
+// whether it is pending. (Sorting the whole group on every removal made each
+// update O(n log n) once a group was unsorted, and binding 20,000 volumes
+// quadratic.) `orderingComparisons` counts that work.
 
 import type { LabelSelector } from '../../apimachinery/labels.ts';
 import { labelSelectorFromObject, matches } from '../../apimachinery/labels.ts';
@@ -232,17 +241,23 @@ function accessModesKey(modes: readonly string[] | undefined): string {
 interface Entry {
   size: bigint;
   name: string;
+  /** Index in the group's `pending`, or -1 when the entry is in `entries`. */
+  pendingAt: number;
 }
 
-/** Available volumes of one (class, volumeMode, access modes), sorted by (size, name). */
+/** Available volumes of one (class, volumeMode, access modes). */
 interface Group {
   klass: string;
   mode: PersistentVolumeMode;
   modes: ReadonlySet<string>;
+  /** Sorted by (size, name). */
   entries: Entry[];
-  /** False after appends that were not sorted in yet (a bulk load sorts once, on first use). */
-  sorted: boolean;
+  /** Inserted but not merged into `entries` yet, in no order; merged by the next lookup. */
+  pending: Entry[];
 }
+
+/** Below this size an out-of-order insert is spliced in at once. */
+const SPLICE_GROUP_SIZE = 1024;
 
 function compareEntries(a: Entry, b: Entry): number {
   if (a.size !== b.size) return a.size < b.size ? -1 : 1;
@@ -265,6 +280,12 @@ export class VolumeIndex {
   readonly #byClaimRef = new Map<string, Set<string>>();
   /** Volumes looked at (and binary-search probes) since the last resetComparisons(). */
   comparisons = 0;
+  /** Entry comparisons spent keeping groups in order (searches for a place, sorts) since the last resetComparisons(). */
+  orderingComparisons = 0;
+  readonly #compare = (a: Entry, b: Entry): number => {
+    this.orderingComparisons++;
+    return compareEntries(a, b);
+  };
 
   get size(): number {
     return this.#byName.size;
@@ -280,6 +301,7 @@ export class VolumeIndex {
 
   resetComparisons(): void {
     this.comparisons = 0;
+    this.orderingComparisons = 0;
   }
 
   put(pv: PersistentVolume): void {
@@ -300,19 +322,19 @@ export class VolumeIndex {
     const groupKey = `${klass}\u0000${mode}\u0000${modesKey}`;
     let group = this.#groups.get(groupKey);
     if (group === undefined) {
-      group = { klass, mode, modes: new Set(modesKey === '' ? [] : modesKey.split(',')), entries: [], sorted: true };
+      group = { klass, mode, modes: new Set(modesKey === '' ? [] : modesKey.split(',')), entries: [], pending: [] };
       this.#groups.set(groupKey, group);
     }
-    const entry: Entry = { size: volumeCapacity(pv), name };
-    const last = group.entries[group.entries.length - 1];
-    if (last === undefined || compareEntries(last, entry) <= 0) {
-      group.entries.push(entry);
-    } else if (group.entries.length < 1024 && group.sorted) {
-      group.entries.splice(lowerBound(group.entries, entry), 0, entry);
+    const entry: Entry = { size: volumeCapacity(pv), name, pendingAt: -1 };
+    const entries = group.entries;
+    const last = entries[entries.length - 1];
+    if (group.pending.length === 0 && (last === undefined || this.#compare(last, entry) <= 0)) {
+      entries.push(entry);
+    } else if (group.pending.length === 0 && entries.length < SPLICE_GROUP_SIZE) {
+      entries.splice(this.#lowerBound(entries, entry), 0, entry);
     } else {
-      // Many out-of-order inserts (the initial list) would cost a memmove each: sort once, when used.
-      group.entries.push(entry);
-      group.sorted = false;
+      entry.pendingAt = group.pending.length;
+      group.pending.push(entry);
     }
     this.#groupOf.set(name, { group, entry });
   }
@@ -331,10 +353,19 @@ export class VolumeIndex {
     const placed = this.#groupOf.get(name);
     if (placed === undefined) return;
     this.#groupOf.delete(name);
-    sortGroup(placed.group);
-    const entries = placed.group.entries;
-    const at = lowerBound(entries, placed.entry);
-    if (entries[at]?.name === name) entries.splice(at, 1);
+    const { group, entry } = placed;
+    if (entry.pendingAt >= 0) {
+      // Unordered: move the last pending entry into its slot.
+      const moved = group.pending.pop() as Entry;
+      if (moved !== entry) {
+        moved.pendingAt = entry.pendingAt;
+        group.pending[entry.pendingAt] = moved;
+      }
+      entry.pendingAt = -1;
+      return;
+    }
+    const at = this.#lowerBound(group.entries, entry);
+    if (group.entries[at] === entry) group.entries.splice(at, 1);
   }
 
   /**
@@ -357,10 +388,10 @@ export class VolumeIndex {
     const mode = volumeModeOf(pvc.spec.volumeMode);
     const wanted = pvc.spec.accessModes ?? [];
     const groups = [...this.#groups.values()]
-      .filter((g) => g.klass === klass && g.mode === mode && g.entries.length > 0 && wanted.every((m) => g.modes.has(m)))
+      .filter((g) => g.klass === klass && g.mode === mode && g.entries.length + g.pending.length > 0 && wanted.every((m) => g.modes.has(m)))
       .sort((a, b) => a.modes.size - b.modes.size || accessModesKey([...a.modes]).localeCompare(accessModesKey([...b.modes])));
     for (const group of groups) {
-      sortGroup(group);
+      this.#mergePending(group);
       const entries = group.entries;
       let i = this.#firstFitting(entries, request);
       for (; i < entries.length; i++) {
@@ -384,21 +415,34 @@ export class VolumeIndex {
     }
     return lo;
   }
-}
 
-function sortGroup(group: Group): void {
-  if (group.sorted) return;
-  group.entries.sort(compareEntries);
-  group.sorted = true;
-}
-
-function lowerBound(entries: readonly Entry[], probe: Entry): number {
-  let lo = 0;
-  let hi = entries.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (compareEntries(entries[mid]!, probe) < 0) lo = mid + 1;
-    else hi = mid;
+  /**
+   * Moves a group's pending entries into its sorted ones: by a binary search
+   * and a splice each while they are few next to the group (a memmove beats
+   * a sort's n comparisons), else by sorting everything once.
+   */
+  #mergePending(group: Group): void {
+    const pending = group.pending;
+    if (pending.length === 0) return;
+    for (const e of pending) e.pendingAt = -1;
+    group.pending = [];
+    if (pending.length * 32 <= group.entries.length) {
+      for (const e of pending) group.entries.splice(this.#lowerBound(group.entries, e), 0, e);
+    } else {
+      group.entries = group.entries.concat(pending).sort(this.#compare);
+    }
   }
-  return lo;
+
+  #lowerBound(entries: readonly Entry[], probe: Entry): number {
+    let lo = 0;
+    let hi = entries.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.#compare(entries[mid]!, probe) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
 }
+
+
