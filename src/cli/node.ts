@@ -10,6 +10,7 @@
 // the same root adopts them, as a restarted kubelet does.
 
 import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { KubeObject } from '../apimachinery/index.ts';
 import { DisposableStore, silentLogger, type Logger } from '../base/index.ts';
 import { ApiError, EventRecorder, Informer, resourcePath, resources, RestClient, type ClientConfig } from '../client/index.ts';
@@ -19,7 +20,7 @@ import type { Runtime } from '../kubelet/runtime/index.ts';
 import { createCertificateAuthority, issueServingCertificate, KUBELET_CLIENT_USER } from '../apiserver/authn/index.ts';
 import { createRuntime } from '../kubelet/runtime/index.ts';
 import { createVolumeManager } from '../kubelet/volumemanager/index.ts';
-import { builtinVolumePlugins, HostMountUtil, VolumePluginManager, type ObjectSource } from '../volume/index.ts';
+import { builtinVolumePlugins, FlexVolumeProber, HostMountUtil, VolumePluginManager, type ObjectSource } from '../volume/index.ts';
 
 /** The user a join token authenticates as, and its group (as kubeadm's bootstrap nodes). */
 export const JOIN_TOKEN_USER = 'system:node:volplane-join';
@@ -40,6 +41,11 @@ export interface NodeOptions {
    * verify kubelets' serving certificates) and trusts `client.caCert` for clients.
    */
   serving?: KubeletServerTls;
+  /**
+   * Where FlexVolume drivers live (`<vendor>~<driver>/<driver>`); default `<root>/flexvolume`
+   * (Kubernetes' default is /usr/libexec/kubernetes/kubelet-plugins/volume/exec/).
+   */
+  flexVolumePluginDir?: string;
 }
 
 export interface VolplaneNode {
@@ -116,9 +122,13 @@ export async function startNode(options: NodeOptions): Promise<VolplaneNode> {
     const recorder = new EventRecorder({ client, component: 'kubelet', host: options.nodeName, logger });
     resources_.add({ dispose: () => recorder.dispose() });
     const mountUtil = new HostMountUtil();
-    const plugins = new VolumePluginManager(
-      builtinVolumePlugins({ rootDir: options.root, mountUtil, objects: objectSource(client), nodeName: options.nodeName }),
-    );
+    const host = { rootDir: options.root, mountUtil, objects: objectSource(client), nodeName: options.nodeName };
+    const plugins = new VolumePluginManager(builtinVolumePlugins(host));
+    // FlexVolume drivers are found in the plugin directory while the node runs.
+    const flex = new FlexVolumeProber({ host, pluginDir: options.flexVolumePluginDir ?? join(options.root, 'flexvolume'), logger });
+    await flex.start();
+    resources_.add({ dispose: () => flex.dispose() });
+    flex.registerWith(plugins);
     const volumeManager = createVolumeManager({
       client,
       nodeName: options.nodeName,
