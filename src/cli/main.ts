@@ -8,8 +8,6 @@
 // short — `npm start` and a terminal both deliver Ctrl-C, so one keypress can
 // arrive twice — but a shutdown that hangs is ended by a watchdog (exit 1).
 
-import { runCsiDriverCommand } from './csi-driver.ts';
-import { runImageCommand } from './image.ts';
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -322,8 +320,9 @@ function version(): string {
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
-  if (argv[0] === 'csi-driver') return runCsiDriverCommand(argv.slice(1));
-  if (argv[0] === 'image') return runImageCommand(argv.slice(1));
+  // Loaded only when asked for: `up` should not carry gRPC or the image store in memory.
+  if (argv[0] === 'csi-driver') return (await import('./csi-driver.ts')).runCsiDriverCommand(argv.slice(1));
+  if (argv[0] === 'image') return (await import('./image.ts')).runImageCommand(argv.slice(1));
   let command: Command;
   try {
     command = parseCommand(argv);

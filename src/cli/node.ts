@@ -23,8 +23,7 @@ import { createVolumeManager } from '../kubelet/volumemanager/index.ts';
 import { builtinVolumePlugins, FlexVolumeProber, HostMountUtil, VolumePluginManager, type ObjectSource } from '../volume/index.ts';
 
 /** The user a join token authenticates as, and its group (as kubeadm's bootstrap nodes). */
-export const JOIN_TOKEN_USER = 'system:node:volplane-join';
-export const NODES_GROUP = 'system:nodes';
+export { JOIN_TOKEN_USER, NODES_GROUP } from './defaults.ts';
 
 export interface NodeOptions {
   client: ClientConfig;

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { DisposableStore, silentLogger, type Logger } from '../base/index.ts';
 import { SqliteBackend } from '../storage/index.ts';
 import { startApiServer } from '../apiserver/index.ts';
-import { defaultNodeIP } from '../kubelet/index.ts';
+import { defaultNodeIP } from '../kubelet/machine-info.ts';
 import {
   ADMIN_USER,
   createAuthenticator,
@@ -30,7 +30,7 @@ import {
   type UserInfo,
 } from '../apiserver/authn/index.ts';
 import { startControllerManager } from './controller-manager.ts';
-import { JOIN_TOKEN_USER, NODES_GROUP, startNode } from './node.ts';
+import { JOIN_TOKEN_USER, NODES_GROUP } from './defaults.ts';
 import { ensureDataDir, lockDataDir } from './data-dir.ts';
 import { DEFAULT_API_HOST, DEFAULT_API_PORT } from './defaults.ts';
 import { PortInUseError, hasErrorCode, hostPort } from './errors.ts';
@@ -134,6 +134,8 @@ export async function startVolplane(options: VolplaneOptions): Promise<Volplane>
           dnsNames: [nodeName],
           ips: [defaultNodeIP()],
         });
+        // The node (runtime, volume plugins) is loaded only when this process runs one.
+        const { startNode } = await import('./node.ts');
         const node = await startNode({
           client: { server: url, caCert: pki.ca.cert, clientCert: pki.admin.cert, clientKey: pki.admin.key },
           nodeName,
