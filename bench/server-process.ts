@@ -17,15 +17,15 @@
 // BENCH_SERVER_NODE_ARGS adds Node flags to the server, e.g.
 // `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it.
 
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { waitFor } from '../src/base/index.ts';
 import { RestClient } from '../src/client/index.ts';
+import { mountTargetsBelow } from '../src/testing/leak-check.ts';
 
 const REPO = dirname(dirname(fileURLToPath(import.meta.url)));
 const MAIN = join(REPO, 'src', 'cli', 'main.ts');
@@ -87,13 +87,8 @@ export function freePort(): Promise<number> {
   });
 }
 
-const execFileAsync = promisify(execFile);
-
-/** Mount points at or below `dir`, from `findmnt` (raw output escapes blanks as \x20, which a temp dir never holds). */
-export async function mountsUnder(dir: string): Promise<string[]> {
-  const { stdout } = await execFileAsync('findmnt', ['-rn', '-o', 'TARGET']);
-  return stdout.split('\n').filter((t) => t === dir || t.startsWith(`${dir}/`));
-}
+/** Mount points at or below `dir` (the tests' helper). */
+export const mountsUnder = mountTargetsBelow;
 
 interface NodeList {
   items: { metadata: { name?: string }; status?: { conditions?: { type: string; status: string }[] } }[];

@@ -9,7 +9,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startNode } from '../src/cli/node.ts';
-import { hasKubectl, startControllerEnv, waitForState } from '../src/testing/index.ts';
+import { hasKubectl, mountTargetsBelow, startControllerEnv, waitForState } from '../src/testing/index.ts';
 
 const isRoot = process.getuid?.() === 0;
 
@@ -28,10 +28,6 @@ async function pidsWithMarker(marker: string): Promise<number[]> {
   return pids;
 }
 
-async function mountsBelow(dir: string): Promise<string[]> {
-  const info = await readFile('/proc/self/mountinfo', 'utf8');
-  return info.split('\n').map((l) => l.split(' ')[4] ?? '').filter((p) => p === dir || p.startsWith(`${dir}/`));
-}
 
 test('a real node runs busybox', { skip: (!isRoot && 'needs root') || (!hasKubectl() && 'kubectl is not installed') }, async (t) => {
   const env = await startControllerEnv();
@@ -41,7 +37,7 @@ test('a real node runs busybox', { skip: (!isRoot && 'needs root') || (!hasKubec
     await env.cluster.kubectl(['delete', 'pod', '--all', '--grace-period=1', '--wait=true'], { allowFail: true });
     await node.stop();
     await env.close();
-    const left = await mountsBelow(root);
+    const left = await mountTargetsBelow(root);
     // Never rm -rf across a mount.
     if (left.length === 0) await rm(root, { recursive: true, force: true });
     assert.deepEqual(left, [], 'mounts left behind under the node root');
@@ -90,6 +86,6 @@ test('a real node runs busybox', { skip: (!isRoot && 'needs root') || (!hasKubec
   await t.test('3 deleting the pod stops the process and unmounts its volume', async () => {
     await env.cluster.kubectl(['delete', 'pod', 'sleeper', '--wait=true'], { timeoutMs: 60_000 });
     await waitForState('process gone', () => pidsWithMarker(marker), (p) => (p.length === 0 ? undefined : `pids ${p.join(',')} still there`), { timeoutMs: 20_000 });
-    await waitForState('pod volume unmounted', () => mountsBelow(join(root, 'pods')), (m) => (m.length === 0 ? undefined : m.join(', ')), { timeoutMs: 20_000 });
+    await waitForState('pod volume unmounted', () => mountTargetsBelow(join(root, 'pods')), (m) => (m.length === 0 ? undefined : m.join(', ')), { timeoutMs: 20_000 });
   });
 });

@@ -27,7 +27,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from '../src/base/index.ts';
-import { hasKubectl, kubectlPath, waitForState } from '../src/testing/index.ts';
+import { hasKubectl, kubectlPath, mountTargetsBelow, waitForState } from '../src/testing/index.ts';
 import { freePort } from '../bench/server-process.ts';
 
 const isRoot = process.getuid?.() === 0;
@@ -123,14 +123,6 @@ function run(file: string, args: readonly string[], options: { input?: string; e
   });
 }
 
-/** Mount points at or below `dir`, from the host's mount table. */
-async function mountsBelow(dir: string): Promise<string[]> {
-  const r = await run('findmnt', ['-rn', '-o', 'TARGET']);
-  return r.stdout
-    .split('\n')
-    .map((l) => l.replace(/\\x20/g, ' '))
-    .filter((p) => p === dir || p.startsWith(`${dir}/`));
-}
 
 /** Mount entries (mountinfo without the first two ids) at the pod's mountPath, as the container with PID 1 `pid` sees them. */
 async function containerVolumeMounts(pid: number): Promise<string[]> {
@@ -302,12 +294,12 @@ test('seed 001 §2.3.1 with two node agents, and a node agent killed and restart
         }
       }
     }
-    const left = await mountsBelow(tmp);
+    const left = await mountTargetsBelow(tmp);
     if (left.length > 0) {
       failed = true;
       for (const m of left.reverse()) await run('umount', ['-l', m]);
     }
-    const stillMounted = await mountsBelow(tmp);
+    const stillMounted = await mountTargetsBelow(tmp);
     // Never rm -rf across a mount.
     if (stillMounted.length === 0) await rm(tmp, { recursive: true, force: true });
     assert.deepEqual(left, [], 'mounts left behind under the temp dir (unmounted by the cleanup)');
@@ -397,7 +389,7 @@ test('seed 001 §2.3.1 with two node agents, and a node agent killed and restart
     // container's own mount namespace), so the volume is looked for where the container sees it.
     const volumeMounts = await containerVolumeMounts(init.pid);
     assert.equal(volumeMounts.length, 1, `the volume is mounted once in the container's mount namespace:\n${await readFile(`/proc/${init.pid}/mountinfo`, 'utf8')}`);
-    const hostMounts = await mountsBelow(tmp);
+    const hostMounts = await mountTargetsBelow(tmp);
     t6.diagnostic(`host mounts under the temp dir while the pod runs: ${hostMounts.length === 0 ? 'none' : hostMounts.join(', ')}`);
 
     await node01.kill('SIGKILL');
@@ -420,7 +412,7 @@ test('seed 001 §2.3.1 with two node agents, and a node agent killed and restart
     const holdUntil = Date.now() + 4_000;
     while (Date.now() < holdUntil) {
       assert.deepEqual(await containerVolumeMounts(init.pid), volumeMounts, 'the volume stays mounted in the running container');
-      assert.deepEqual(await mountsBelow(tmp), hostMounts, 'no host mount under the temp dir comes or goes');
+      assert.deepEqual(await mountTargetsBelow(tmp), hostMounts, 'no host mount under the temp dir comes or goes');
       assert.equal(startTimeOf(init.pid), init.startTime, 'the same container process keeps running');
       await new Promise((r) => setTimeout(r, 250));
     }
@@ -440,7 +432,7 @@ test('seed 001 §2.3.1 with two node agents, and a node agent killed and restart
     await kubectl(['delete', 'deployment', 'nginx-deploy']);
     await kubectl(['delete', 'pod', '--all', '--grace-period=1', '--wait=true', '--timeout=30s']);
     await waitForState('no pods left', () => kubectl(['get', 'pods', '-o', 'name']), (s) => (s.trim() === '' ? undefined : s), { timeoutMs: 30_000, intervalMs: 250 });
-    await waitForState('no mounts under the temp dir', () => mountsBelow(tmp), (m) => (m.length === 0 ? undefined : m.join('\n')), { timeoutMs: 20_000, intervalMs: 250 });
+    await waitForState('no mounts under the temp dir', () => mountTargetsBelow(tmp), (m) => (m.length === 0 ? undefined : m.join('\n')), { timeoutMs: 20_000, intervalMs: 250 });
     if (init !== undefined) {
       await waitFor('the container process to end', () => startTimeOf(init.pid) !== init.startTime, { timeoutMs: 10_000, intervalMs: 100 });
     }

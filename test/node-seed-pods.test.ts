@@ -16,13 +16,12 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, readlink, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from '../src/base/index.ts';
-import { findLeaks, hasKubectl, startTestCluster, type KubectlOptions, type KubectlResult, type TestCluster } from '../src/testing/index.ts';
+import { findLeaks, hasKubectl, mountTargetsBelow, startTestCluster, type KubectlOptions, type KubectlResult, type TestCluster } from '../src/testing/index.ts';
 
 const isRoot = process.getuid?.() === 0;
 const skip = !isRoot
@@ -235,15 +234,6 @@ async function waitForFailedMount(name: string, message: string | ((m: string) =
   }
 }
 
-/** Mount targets (from findmnt, as an operator would look) at or below `dir`. */
-function mountsBelow(dir: string): string[] {
-  const out = execFileSync('findmnt', ['-rn', '-o', 'TARGET'], { encoding: 'utf8' });
-  // findmnt -r escapes spaces and the like as \x20.
-  return out
-    .split('\n')
-    .map((t) => t.replace(/\\x([0-9a-f]{2})/gi, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))))
-    .filter((t) => t === dir || t.startsWith(`${dir}/`));
-}
 
 /**
  * Processes of this cluster's containers: their command line names a path under the data
@@ -296,7 +286,7 @@ async function deletePodAndCheck(name: string): Promise<void> {
       `pod ${name} cleaned up`,
       async () => {
         left = [
-          ...mountsBelow(podDir).map((m) => `mount ${m}`),
+          ...(await mountTargetsBelow(podDir)).map((m) => `mount ${m}`),
           ...(await containerProcesses(uid)).map((p) => `process ${p}`),
           ...(await runtimeStateOf(uid)).map((c) => `container state ${c}`),
         ];
@@ -336,7 +326,7 @@ describe('seed 001 §1: volume examples on a real node', { skip }, () => {
       await kubectl(['delete', 'pods', '--all', '--grace-period=0', '--force', '--wait=true'], { allowFail: true, timeoutMs: 60_000 });
       await cluster.close();
     }
-    if (hostDir !== undefined && mountsBelow(hostDir).length === 0) await rm(hostDir, { recursive: true, force: true });
+    if (hostDir !== undefined && (await mountTargetsBelow(hostDir)).length === 0) await rm(hostDir, { recursive: true, force: true });
     assert.deepEqual(await findLeaks(), [], 'mounts or loop devices left behind');
   });
 
@@ -482,7 +472,7 @@ describe('seed 001 §1: volume examples on a real node', { skip }, () => {
         'nothing left on the node',
         async () => {
           left = [
-            ...mountsBelow(cluster.dataDir).map((m) => `mount ${m}`),
+            ...(await mountTargetsBelow(cluster.dataDir)).map((m) => `mount ${m}`),
             ...(await containerProcesses()).map((p) => `process ${p}`),
             ...(existsSync(containersDir) ? await readdir(containersDir) : []).map((c) => `container state ${c}`),
           ];

@@ -20,13 +20,12 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from '../src/base/index.ts';
-import { findLeaks, hasKubectl, startTestCluster, type KubectlOptions, type KubectlResult, type TestCluster } from '../src/testing/index.ts';
+import { findLeaks, hasKubectl, mountsBelow, startTestCluster, type MountRow, type KubectlOptions, type KubectlResult, type TestCluster } from '../src/testing/index.ts';
 
 const isRoot = process.getuid?.() === 0;
 const skip = !isRoot
@@ -175,25 +174,6 @@ async function eventsFor(name: string): Promise<EventRow[]> {
   return list.items.map((e) => ({ type: e.type, reason: e.reason, message: e.message }));
 }
 
-interface MountRow {
-  target: string;
-  fsroot: string;
-}
-
-/** Mounts (from findmnt, as an operator would look) at or below `dir`, with the source directory they bind. */
-function mountsBelow(dir: string): MountRow[] {
-  const out = execFileSync('findmnt', ['-rn', '-o', 'TARGET,FSROOT'], { encoding: 'utf8' });
-  // findmnt -r escapes spaces and the like as \x20.
-  const unescape = (s: string): string => s.replace(/\\x([0-9a-f]{2})/gi, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)));
-  return out
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => {
-      const [target = '', fsroot = ''] = l.split(' ');
-      return { target: unescape(target), fsroot: unescape(fsroot) };
-    })
-    .filter((m) => m.target === dir || m.target.startsWith(`${dir}/`));
-}
 
 /** Deletes pod `name` (grace 1 s) and waits until nothing is mounted below its pod directory. */
 async function deletePodAndCheck(name: string): Promise<void> {
@@ -204,8 +184,8 @@ async function deletePodAndCheck(name: string): Promise<void> {
   try {
     await waitFor(
       `pod ${name} unmounted`,
-      () => {
-        left = mountsBelow(podDir);
+      async () => {
+        left = await mountsBelow(podDir);
         return left.length === 0;
       },
       { timeoutMs: 15_000, intervalMs: 250 },
@@ -240,7 +220,7 @@ describe('subPath and subPathExpr on a real node', { skip }, () => {
       await kubectl(['delete', 'pods', '--all', '--grace-period=0', '--force', '--wait=true'], { allowFail: true, timeoutMs: 60_000 });
       await cluster.close();
     }
-    if (hostDir !== undefined && mountsBelow(hostDir).length === 0) await rm(hostDir, { recursive: true, force: true });
+    if (hostDir !== undefined && (await mountsBelow(hostDir)).length === 0) await rm(hostDir, { recursive: true, force: true });
     assert.deepEqual(await findLeaks(), [], 'mounts or loop devices left behind');
   });
 
@@ -251,7 +231,7 @@ describe('subPath and subPathExpr on a real node', { skip }, () => {
     assert.equal((await kubectl(['exec', 'subpath-dir', '--', 'cat', '/data/file'])).stdout, 'hello\n');
     // The container's /data is a bind of the volume's dir, not of anything outside the pod.
     const uid = (await getPod('subpath-dir')).metadata.uid;
-    const binds = mountsBelow(join(cluster.dataDir, 'node', 'pods', uid, 'volume-subpaths'));
+    const binds = await mountsBelow(join(cluster.dataDir, 'node', 'pods', uid, 'volume-subpaths'));
     assert.equal(binds.length, 1, `one subPath bind: ${JSON.stringify(binds)}`);
     // FSROOT is relative to the filesystem holding the data dir, so compare the pod's part only.
     const source = `/pods/${uid}/volumes/kubernetes.io~empty-dir/vol/dir`;
@@ -300,7 +280,7 @@ describe('subPath and subPathExpr on a real node', { skip }, () => {
     const state = again.status?.containerStatuses?.find((c) => c.name === 'escape')?.state;
     assert.equal(state?.running, undefined, `the escape container is not running: ${JSON.stringify(state)}`);
     assert.equal(state?.waiting?.reason, 'CreateContainerConfigError');
-    const etcBinds = mountsBelow(cluster.dataDir).filter((m) => m.fsroot === '/etc' || m.fsroot.startsWith('/etc/'));
+    const etcBinds = (await mountsBelow(cluster.dataDir)).filter((m) => m.fsroot === '/etc' || m.fsroot.startsWith('/etc/'));
     assert.deepEqual(etcBinds, [], 'no mount under the data dir binds the host /etc');
     const exec = await kubectl(['exec', 'subpath-escape', '-c', 'escape', '--', 'ls', '/data'], { allowFail: true });
     assert.notEqual(exec.code, 0, `exec into the escape container must fail, it printed ${JSON.stringify(exec.stdout)}`);
@@ -369,8 +349,8 @@ describe('subPath and subPathExpr on a real node', { skip }, () => {
     try {
       await waitFor(
         'nothing mounted under the data dir',
-        () => {
-          left = mountsBelow(cluster.dataDir);
+        async () => {
+          left = await mountsBelow(cluster.dataDir);
           return left.length === 0;
         },
         { timeoutMs: 15_000, intervalMs: 250 },

@@ -6,10 +6,11 @@
 
 import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { createLogger, silentLogger, TimeoutError, type Logger } from '../base/index.ts';
+import { mountTargetsBelow } from './leak-check.ts';
 import { startVolplane, type Volplane } from '../cli/up.ts';
 
 export interface KubectlResult {
@@ -147,7 +148,7 @@ export async function startTestCluster(options: TestClusterOptions = {}): Promis
           await volplane?.close();
         } finally {
           // A recursive rm follows bind mounts into whatever they show (a hostPath is the host's own directory).
-          const left = await mountsBelow(root);
+          const left = await mountTargetsBelow(root);
           if (left.length > 0) throw new MountsLeftError(root, left);
           await rm(root, { recursive: true, force: true });
         }
@@ -155,21 +156,6 @@ export async function startTestCluster(options: TestClusterOptions = {}): Promis
       return closed;
     },
   };
-}
-
-/** Mount points at or below `dir`, from this process's mount table. */
-async function mountsBelow(dir: string): Promise<string[]> {
-  let info: string;
-  try {
-    info = await readFile('/proc/self/mountinfo', 'utf8');
-  } catch {
-    return []; // Not Linux: nothing of ours can be mounted.
-  }
-  // Field 5 is the mount point, with spaces and the like escaped as octal.
-  return info
-    .split('\n')
-    .map((line) => (line.split(' ')[4] ?? '').replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(parseInt(oct, 8))))
-    .filter((target) => target === dir || target.startsWith(`${dir}/`));
 }
 
 /** The kubectl tests use: $VOLPLANE_KUBECTL if set (to try another version), else the first on PATH. */

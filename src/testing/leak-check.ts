@@ -6,6 +6,7 @@
 // A missing tool (findmnt, losetup) is not a leak: that source is skipped.
 
 import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 
 const OURS = /volplane|\/pods\/[0-9a-f-]{36}\/volumes|plugins\/kubernetes\.io/i;
 
@@ -39,4 +40,38 @@ function run(file: string, args: string[]): Promise<string | undefined> {
       else reject(new Error(`${file} ${args.join(' ')} failed: ${err.message}`, { cause: err }));
     });
   });
+}
+
+/** A mount from this process's mount table: where it is, and which directory of its filesystem it shows. */
+export interface MountRow {
+  target: string;
+  /** The mounted filesystem's directory shown at `target` (a bind mount's source within its filesystem). */
+  fsroot: string;
+}
+
+/** Undoes mountinfo's octal escapes (`\040` for a space). */
+const unescapeMountinfo = (s: string): string => s.replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(parseInt(oct, 8)));
+
+/** Mounts at or below `dir`, from /proc/self/mountinfo (none where there is no such file). */
+export async function mountsBelow(dir: string): Promise<MountRow[]> {
+  let info: string;
+  try {
+    info = await readFile('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return [];
+  }
+  // Fields: id, parent id, major:minor, root, mount point, ...
+  return info
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => {
+      const fields = line.split(' ');
+      return { target: unescapeMountinfo(fields[4] ?? ''), fsroot: unescapeMountinfo(fields[3] ?? '') };
+    })
+    .filter((m) => m.target === dir || m.target.startsWith(`${dir}/`));
+}
+
+/** The targets of mountsBelow(dir). */
+export async function mountTargetsBelow(dir: string): Promise<string[]> {
+  return (await mountsBelow(dir)).map((m) => m.target);
 }
