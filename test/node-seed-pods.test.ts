@@ -303,21 +303,8 @@ async function deletePodAndCheck(name: string): Promise<void> {
 
 describe('seed 001 §1: volume examples on a real node', { skip }, () => {
   before(async () => {
+    // The harness waits for its node to be Ready.
     cluster = await startTestCluster({ controllers: true, node: true });
-    // volplane up only warns when the node cannot start; here that would be a failure.
-    let nodes = '';
-    try {
-      await waitFor(
-        'node Ready',
-        async () => {
-          nodes = (await kubectl(['get', 'nodes', '--no-headers'], { allowFail: true })).stdout;
-          return /^\S+\s+Ready\s/m.test(nodes);
-        },
-        { timeoutMs: REACT_MS, intervalMs: 250 },
-      );
-    } catch {
-      assert.fail(`the node never became Ready: ${nodes || '(no nodes)'}`);
-    }
   });
 
   after(async () => {

@@ -199,20 +199,8 @@ async function deletePodAndCheck(name: string): Promise<void> {
 
 describe('subPath and subPathExpr on a real node', { skip }, () => {
   before(async () => {
+    // The harness waits for its node to be Ready.
     cluster = await startTestCluster({ controllers: true, node: true });
-    let nodes = '';
-    try {
-      await waitFor(
-        'node Ready',
-        async () => {
-          nodes = (await kubectl(['get', 'nodes', '--no-headers'], { allowFail: true })).stdout;
-          return /^\S+\s+Ready\s/m.test(nodes);
-        },
-        { timeoutMs: REACT_MS, intervalMs: 250 },
-      );
-    } catch {
-      assert.fail(`the node never became Ready: ${nodes || '(no nodes)'}`);
-    }
   });
 
   after(async () => {

@@ -9,7 +9,8 @@ import { accessSync, constants } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { createLogger, silentLogger, TimeoutError, type Logger } from '../base/index.ts';
+import { createLogger, silentLogger, TimeoutError, waitFor, type Logger } from '../base/index.ts';
+import { RestClient } from '../client/index.ts';
 import { mountTargetsBelow } from './leak-check.ts';
 import { startVolplane, type Volplane } from '../cli/up.ts';
 
@@ -117,7 +118,9 @@ export async function startTestCluster(options: TestClusterOptions = {}): Promis
   try {
     await mkdir(home, { recursive: true });
     volplane = await startVolplane({ dataDir, apiPort: 0, logger, controllers, node });
+    if (node) await waitForReadyNode(volplane.kubeconfigPath);
   } catch (err) {
+    await volplane?.close().catch(() => {});
     await rm(root, { recursive: true, force: true });
     throw err;
   }
@@ -141,6 +144,7 @@ export async function startTestCluster(options: TestClusterOptions = {}): Promis
       await volplane!.close();
       volplane = undefined;
       volplane = await startVolplane({ dataDir, apiPort: port, logger, controllers, node });
+      if (node) await waitForReadyNode(volplane.kubeconfigPath);
     },
     close() {
       closed ??= (async () => {
@@ -156,6 +160,31 @@ export async function startTestCluster(options: TestClusterOptions = {}): Promis
       return closed;
     },
   };
+}
+
+interface NodeList {
+  items: { metadata: { name?: string }; status?: { conditions?: { type: string; status: string }[] } }[];
+}
+
+/** volplane only warns when its node cannot start; a cluster asked to have one waits until it is Ready. */
+async function waitForReadyNode(kubeconfigPath: string): Promise<void> {
+  const client = RestClient.fromKubeconfig(kubeconfigPath);
+  let seen = '(no nodes)';
+  try {
+    await waitFor(
+      'a Ready node',
+      async () => {
+        const nodes = await client.get<NodeList>('/api/v1/nodes');
+        seen = nodes.items.map((n) => n.metadata.name).join(', ') || '(no nodes)';
+        return nodes.items.some((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+      },
+      { timeoutMs: 30_000, intervalMs: 100 },
+    );
+  } catch (err) {
+    throw new Error(`the test cluster's node never became Ready; nodes: ${seen}`, { cause: err });
+  } finally {
+    client.close();
+  }
 }
 
 /** The kubectl tests use: $VOLPLANE_KUBECTL if set (to try another version), else the first on PATH. */
