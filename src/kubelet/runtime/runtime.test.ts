@@ -204,7 +204,9 @@ test('7 exec returns output and exit code; refuses exited and unknown containers
 test('8 stopContainer: SIGTERM first, SIGKILL after the grace period', opts, () =>
   withContainers(rt, async (start) => {
     // A process that handles SIGTERM ends within the grace period.
-    const polite = await start(spec('polite', ['sh', '-c', 'trap "exit 0" TERM; while :; do sleep 0.1; done']));
+    const polite = await start(spec('polite', ['sh', '-c', 'trap "exit 0" TERM; echo trapped; while :; do sleep 0.1; done']));
+    // The process runs before its shell has set the trap; a SIGTERM before that is ignored by PID 1.
+    await waitFor('the TERM trap', () => existsSync(rt.logPath(POD, 'polite', 0)) && logText(rt.logPath(POD, 'polite', 0)).some((l) => parseCriLogLine(l)?.content === 'trapped'));
     let t0 = Date.now();
     await rt.stopContainer(polite.id, 30);
     assert.ok(Date.now() - t0 < 10_000, 'did not wait for the whole grace period');
