@@ -9,6 +9,16 @@
 // utility, and an ObjectSource for configMaps and secrets (the kubelet backs it
 // with its API client or cache; tests with a map).
 //
+// Volumes with a per-node step (FlexVolume drivers that attach, CSI drivers
+// that stage) are DeviceMountableVolumePlugins: the volume manager mounts the
+// device once per node at its device mount path (upstream MountDevice,
+// CSI NodeStageVolume) before any pod's setUp, and unmounts it after the last
+// pod's tearDown. When `requiresAttach` says so, the AD controller attaches
+// the volume first and the volume manager waits until the node's
+// `status.volumesAttached` lists its unique name (with the device path the
+// attach produced), reporting it meanwhile in `status.volumesInUse` once it is
+// device-mounted so that it is not detached under the pod.
+//
 // Directory layout (exactly as upstream, so a reader can find things):
 //   <root>/pods/<podUID>/volumes/kubernetes.io~<plugin>/<volName>   a pod's volume
 //   <root>/pods/<podUID>/volume-subpaths/<volName>/<container>/<i>  subPath bind mounts
@@ -90,6 +100,66 @@ export interface VolumePlugin {
   /** Throws VolumeSetupError when the spec is unusable (wrong plugin, bad name). */
   newMounter(spec: VolumeSpec, pod: Pod, opts?: NewMounterOptions): Mounter;
   newUnmounter(volName: string, podUid: string): Unmounter;
+}
+
+/** Mounts an attachable volume's device once per node (upstream DeviceMounter + WaitForAttach). */
+export interface DeviceMounter {
+  /**
+   * Waits until the attached device is usable on this node and returns the
+   * path to mount. `devicePath` is what the node's `status.volumesAttached`
+   * carries ("" for volumes that are not attached by the AD controller).
+   */
+  waitForAttach(spec: VolumeSpec, devicePath: string, pod: Pod, timeoutMs: number, signal: AbortSignal): Promise<string>;
+  /** Where the device is mounted on the node (the global / staging path). */
+  getDeviceMountPath(spec: VolumeSpec, signal: AbortSignal): Promise<string>;
+  /** Mounts (formatting if needed) the device at `deviceMountPath`. Idempotent: a mounted path is success. */
+  mountDevice(spec: VolumeSpec, devicePath: string, deviceMountPath: string, signal: AbortSignal): Promise<void>;
+}
+
+/** Undoes mountDevice once no pod on the node uses the volume. */
+export interface DeviceUnmounter {
+  /** Unmounts and removes `deviceMountPath`. A path already gone is success. */
+  unmountDevice(deviceMountPath: string, signal: AbortSignal): Promise<void>;
+}
+
+/**
+ * A plugin whose volumes have a per-node device step (upstream
+ * DeviceMountableVolumePlugin; with `requiresAttach`, AttachableVolumePlugin
+ * on the node's side). The volume manager keeps one device mount per unique
+ * volume name, shared by every pod on the node that uses the volume.
+ */
+export interface DeviceMountableVolumePlugin extends VolumePlugin {
+  readonly deviceMountable: true;
+  /**
+   * The volume's node-wide unique name, as the node reports it in
+   * `status.volumesInUse` and the AD controller in `status.volumesAttached`
+   * (`kubernetes.io/csi/<driver>^<handle>`, `flexvolume-<vendor>/<driver>/<name>`).
+   */
+  getUniqueVolumeName(spec: VolumeSpec, signal: AbortSignal): Promise<string>;
+  /** Whether the AD controller attaches `spec` before the node may mount it. */
+  requiresAttach(spec: VolumeSpec, signal: AbortSignal): Promise<boolean>;
+  /** Whether `spec` has a device step at all (false → the volume manager goes straight to setUp). */
+  requiresDeviceMount(spec: VolumeSpec, signal: AbortSignal): Promise<boolean>;
+  newDeviceMounter(): DeviceMounter;
+  newDeviceUnmounter(): DeviceUnmounter;
+  /**
+   * For reconstruction after a node agent restart: what the pod volume
+   * directory `<root>/pods/<podUid>/volumes/<plugin>/<innerName>` was set up
+   * from — its unique name and device mount path — read from what setUp left
+   * on disk (CSI's vol_data.json, the mount table). undefined when nothing
+   * can be told; the volume is then torn down without its device step.
+   */
+  reconstructDeviceMount(podUid: string, innerName: string, signal: AbortSignal): Promise<ReconstructedDeviceMount | undefined>;
+}
+
+export interface ReconstructedDeviceMount {
+  uniqueVolumeName: string;
+  deviceMountPath: string;
+}
+
+/** Narrows a plugin to DeviceMountableVolumePlugin. */
+export function isDeviceMountable(plugin: VolumePlugin): plugin is DeviceMountableVolumePlugin {
+  return (plugin as Partial<DeviceMountableVolumePlugin>).deviceMountable === true;
 }
 
 export type VolumeErrorReason = 'FailedMount' | 'FailedUnMount';

@@ -82,6 +82,16 @@ export function driverExecutablePath(pluginDirPath: string, dirName: string): st
   return join(pluginDirPath, dirName, parts[parts.length - 1]);
 }
 
+/**
+ * The node-wide unique name of a FlexVolume volume, as the kubelet reports it
+ * in `status.volumesInUse` and the AD controller in `status.volumesAttached`:
+ * upstream's plugin name `flexvolume-<vendor>/<driver>`, a slash, and the
+ * driver's volume name (getVolumeName).
+ */
+export function flexUniqueVolumeName(driverName: string, volumeName: string): string {
+  return `flexvolume-${driverName}/${volumeName}`;
+}
+
 /** `<root>/plugins/kubernetes.io/flexvolume/<vendor>/<driver>/mounts`. */
 export function flexMountsDir(rootDir: string, driverName: string): string {
   return join(pluginDir(rootDir, FLEX_VOLUME_PLUGIN_NAME), driverName, 'mounts');

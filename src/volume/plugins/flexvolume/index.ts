@@ -7,6 +7,7 @@ export {
   driverNameFromDir,
   FLEX_VOLUME_PLUGIN_NAME,
   flexMountsDir,
+  flexUniqueVolumeName,
   FlexVolumePlugin,
   type AttachableFlexVolume,
   type FlexPluginState,
