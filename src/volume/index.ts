@@ -70,3 +70,4 @@ export function builtinVolumePlugins(host: VolumeHost, options: BuiltinPluginOpt
   ];
 }
 export * from './plugins/flexvolume/index.ts';
+export * from './plugins/csi/index.ts';

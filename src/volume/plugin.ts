@@ -29,6 +29,7 @@ import type { KubeObject } from '../apimachinery/index.ts';
 import type { PersistentVolume } from '../api/core/volume-types.ts';
 import { CancelledError } from '../base/index.ts';
 import type { MountUtil } from './mount/index.ts';
+import type { CsiDriverRegistry } from './plugins/csi/registry.ts';
 import type { Pod, PodVolume } from './types.ts';
 
 /** A pod volume or a PersistentVolume a pod's claim is bound to. Exactly one of the two is set. */
@@ -55,6 +56,24 @@ export interface VolumeHost {
   nodeName?: string;
   /** The node's allocatable resources, used by resourceFieldRef when a container sets no limit. */
   nodeAllocatable?: () => Record<string, string>;
+  /** Needed by the CSI plugin (kubernetes.io/csi); it refuses to be constructed without it. */
+  csi?: CsiVolumeHost;
+}
+
+/**
+ * What the CSI plugin needs from the node besides files and mounts: the
+ * drivers registered on it (their sockets) and two kinds of API object.
+ * Secrets (nodeStageSecretRef, nodePublishSecretRef) come from
+ * `VolumeHost.objects`. Each getter returns undefined for an object that does
+ * not exist and throws on any other failure; the node backs them with its API
+ * client or informer caches, tests with maps.
+ */
+export interface CsiVolumeHost {
+  registry: CsiDriverRegistry;
+  /** storage.k8s.io/v1 CSIDriver `name`. */
+  getCsiDriver(name: string, signal?: AbortSignal): Promise<KubeObject | undefined>;
+  /** storage.k8s.io/v1 VolumeAttachment `name`. */
+  getVolumeAttachment(name: string, signal?: AbortSignal): Promise<KubeObject | undefined>;
 }
 
 export interface NewMounterOptions {
