@@ -4,7 +4,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../base/index.ts';
+import { existsSync } from 'node:fs';
 import { createCsiClient } from '../csi/index.ts';
+import { createRegistrationClient } from '../csi/registration/index.ts';
 import { CsiDriverUsageError, parseCsiDriverArgs, startCsiDriver } from './csi-driver.ts';
 
 describe('volplane csi-driver command', () => {
@@ -18,6 +20,7 @@ describe('volplane csi-driver command', () => {
     ['an unknown flag', ['--nope']],
     ['a negative volume limit', ['--max-volumes-per-node', '-1']],
     ['a TCP endpoint', ['--endpoint', 'tcp://127.0.0.1:1']],
+    ['an empty registration dir', ['--registration-dir', '']],
   ];
   for (const [name, argv] of bad) {
     it(`2: ${name} is a usage error`, () => {
@@ -39,6 +42,28 @@ describe('volplane csi-driver command', () => {
         await running.close();
         await running.close();
       }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('4: with --registration-dir the driver serves DIR/csi.volplane.io-reg.sock pointing at its CSI socket, and removes it on close', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'volplane-csi-cli-'));
+    try {
+      const args = parseCsiDriverArgs(['--data-dir', dir, '--node-id', 'n1', '--registration-dir', join(dir, 'plugins_registry')])!;
+      assert.equal(args.registrationDir, join(dir, 'plugins_registry'));
+      const running = await startCsiDriver(args, silentLogger());
+      const regPath = join(dir, 'plugins_registry', 'csi.volplane.io-reg.sock');
+      const client = createRegistrationClient(regPath);
+      try {
+        assert.equal(running.registration?.socketPath, regPath);
+        assert.deepEqual(await client.getInfo(), { type: 'CSIPlugin', name: 'csi.volplane.io', endpoint: running.socketPath, supported_versions: ['1.0.0'] });
+      } finally {
+        client.close();
+        await running.close();
+      }
+      assert.equal(existsSync(regPath), false);
+      assert.equal(existsSync(running.socketPath), false);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

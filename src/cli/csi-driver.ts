@@ -3,6 +3,10 @@
 // CSI driver runs beside kubelet and the sidecars. Only wiring lives here:
 // the driver is in src/drivers/volplane, the gRPC boundary in src/csi.
 //
+// With --registration-dir the driver also serves its kubelet registration
+// socket `<dir>/csi.volplane.io-reg.sock` (node-driver-registrar's naming), so
+// a node finds it without a separate registrar process.
+//
 // Output contract: logs (JSON lines) on stderr; one line on stdout once the
 // socket accepts calls. SIGINT/SIGTERM/SIGHUP close the socket and exit 0;
 // mounts and loop devices stay for the next instance to find.
@@ -11,7 +15,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createLogger, type Logger } from '../base/index.ts';
 import { serveCsiDriver, socketPath } from '../csi/index.ts';
-import { createVolplaneDriver } from '../drivers/volplane/index.ts';
+import { registrationSocketName, serveRegistration, type RegistrationServerHandle } from '../csi/registration/index.ts';
+import { createVolplaneDriver, DRIVER_NAME } from '../drivers/volplane/index.ts';
 import { defaultDataDir } from './data-dir.ts';
 
 export interface CsiDriverArguments {
@@ -20,12 +25,16 @@ export interface CsiDriverArguments {
   dataDir: string;
   attachRequired: boolean;
   maxVolumesPerNode: number;
+  /** The kubelet's plugins_registry directory: also serve the registration socket there. */
+  registrationDir?: string;
   logLevel?: string;
 }
 
 export interface RunningCsiDriver {
   readonly socketPath: string;
-  /** Stops serving; leaves mounts and devices in place. Idempotent. */
+  /** The registration server, when the driver serves one (--registration-dir): its socket and the kubelet's verdicts. */
+  readonly registration?: RegistrationServerHandle;
+  /** Stops serving (the registration socket first); leaves mounts and devices in place. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -46,6 +55,8 @@ Flags:
   --data-dir DIR               volumes, snapshots and driver state (default: ${dataDir})
   --attach-required            volumes need ControllerPublishVolume before staging
   --max-volumes-per-node N     reported by NodeGetInfo and enforced on attach (default: 0, no limit)
+  --registration-dir DIR       also serve the kubelet registration socket DIR/${DRIVER_NAME}-reg.sock
+                               (a node's <root>/plugins_registry; default: none)
   --log-level LEVEL            fatal, error, warn, info, debug, trace, silent (default: info)
 `;
 }
@@ -64,6 +75,7 @@ export function parseCsiDriverArgs(argv: readonly string[]): CsiDriverArguments 
         'data-dir': { type: 'string' },
         'attach-required': { type: 'boolean' },
         'max-volumes-per-node': { type: 'string' },
+        'registration-dir': { type: 'string' },
         'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -88,6 +100,10 @@ export function parseCsiDriverArgs(argv: readonly string[]): CsiDriverArguments 
     attachRequired: values['attach-required'] === true,
     maxVolumesPerNode: max,
   };
+  if (values['registration-dir'] !== undefined) {
+    if (values['registration-dir'] === '') throw new CsiDriverUsageError('--registration-dir must not be empty');
+    args.registrationDir = values['registration-dir'];
+  }
   if (values['log-level'] !== undefined) args.logLevel = values['log-level'];
   return args;
 }
@@ -108,11 +124,28 @@ export async function startCsiDriver(args: CsiDriverArguments, logger: Logger): 
     node: driver.node,
     logger,
   });
+  let registration: RegistrationServerHandle | undefined;
+  if (args.registrationDir !== undefined) {
+    try {
+      registration = await serveRegistration({
+        socketPath: join(args.registrationDir, registrationSocketName(DRIVER_NAME)),
+        driverName: DRIVER_NAME,
+        endpoint: server.socketPath,
+        logger,
+      });
+    } catch (err) {
+      await server.close();
+      await driver.dispose();
+      throw err;
+    }
+  }
   let closing: Promise<void> | undefined;
   return {
     socketPath: server.socketPath,
+    ...(registration === undefined ? {} : { registration }),
     close() {
-      closing ??= server.close().then(() => driver.dispose());
+      // The kubelet deregisters the driver before its CSI socket goes away.
+      closing ??= (registration?.close() ?? Promise.resolve()).then(() => server.close()).then(() => driver.dispose());
       return closing;
     },
   };
@@ -137,7 +170,8 @@ export async function runCsiDriverCommand(argv: readonly string[]): Promise<numb
   }
   const logger = createLogger(args.logLevel === undefined ? {} : { level: args.logLevel });
   const running = await startCsiDriver(args, logger);
-  process.stdout.write(`volplane csi-driver serving csi.volplane.io for node ${args.nodeId} on unix://${running.socketPath}\n`);
+  const registered = running.registration === undefined ? '' : `, registration socket ${running.registration.socketPath}`;
+  process.stdout.write(`volplane csi-driver serving csi.volplane.io for node ${args.nodeId} on unix://${running.socketPath}${registered}\n`);
   await new Promise<void>((resolve) => {
     const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
     const onSignal = (): void => {

@@ -4,9 +4,13 @@
 // `volplane up` runs one in-process, named after the host.
 //
 // Start order: runtime (checks root and host tools; RuntimeUnavailableError
-// says why a node cannot run here) → volume plugins and volume manager →
-// kubelet (registers the Node). stop() reverses it: kubelet, event writes,
-// runtime, client. Containers and mounts outlive stop(): the next start on
+// says why a node cannot run here) → volume plugins (the in-tree ones,
+// FlexVolume drivers, kubernetes.io/csi over the node's CSI driver registry)
+// and volume manager → kubelet (registers the Node) → plugin manager, which
+// watches `<root>/plugins_registry` for drivers' registration sockets, fills
+// the registry and writes the node's CSINode. stop() reverses it: plugin
+// manager, kubelet, event writes, runtime, client. Registered drivers stay in
+// the CSINode across a restart, as with upstream's kubelet. Containers and mounts outlive stop(): the next start on
 // the same root adopts them, as a restarted kubelet does.
 
 import { mkdir } from 'node:fs/promises';
@@ -20,7 +24,17 @@ import type { Runtime } from '../kubelet/runtime/index.ts';
 import { createCertificateAuthority, issueServingCertificate, KUBELET_CLIENT_USER } from '../apiserver/authn/index.ts';
 import { createRuntime } from '../kubelet/runtime/index.ts';
 import { createVolumeManager } from '../kubelet/volumemanager/index.ts';
-import { builtinVolumePlugins, FlexVolumeProber, HostMountUtil, VolumePluginManager, type ObjectSource } from '../volume/index.ts';
+import { startNodePluginManager } from '../kubelet/pluginmanager/index.ts';
+import {
+  builtinVolumePlugins,
+  CsiDriverRegistry,
+  CsiVolumePlugin,
+  FlexVolumeProber,
+  HostMountUtil,
+  VolumePluginManager,
+  type CsiVolumeHost,
+  type ObjectSource,
+} from '../volume/index.ts';
 
 /** The user a join token authenticates as, and its group (as kubeadm's bootstrap nodes). */
 export { JOIN_TOKEN_USER, NODES_GROUP } from './defaults.ts';
@@ -50,6 +64,8 @@ export interface NodeOptions {
 export interface VolplaneNode {
   readonly nodeName: string;
   readonly root: string;
+  /** The CSI drivers registered on this node through `<root>/plugins_registry`. */
+  readonly csiDrivers: CsiDriverRegistry;
   /** Stops the kubelet, the runtime's watch of its containers and the client; containers keep running. Idempotent. */
   stop(): Promise<void>;
 }
@@ -66,6 +82,23 @@ function objectSource(client: RestClient): ObjectSource {
   return {
     getConfigMap: (ns, name, signal) => get(resources.configMaps, ns, name, signal),
     getSecret: (ns, name, signal) => get(resources.secrets, ns, name, signal),
+  };
+}
+
+/** CSIDriver and VolumeAttachment lookups for kubernetes.io/csi, straight from the API. */
+function csiVolumeHost(client: RestClient, registry: CsiDriverRegistry): CsiVolumeHost {
+  const get = async (ref: typeof resources.csiDrivers | typeof resources.volumeAttachments, name: string, signal?: AbortSignal): Promise<KubeObject | undefined> => {
+    try {
+      return await client.get(resourcePath(ref, undefined, name), signal === undefined ? {} : { signal });
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 404) return undefined;
+      throw err;
+    }
+  };
+  return {
+    registry,
+    getCsiDriver: (name, signal) => get(resources.csiDrivers, name, signal),
+    getVolumeAttachment: (name, signal) => get(resources.volumeAttachments, name, signal),
   };
 }
 
@@ -121,8 +154,11 @@ export async function startNode(options: NodeOptions): Promise<VolplaneNode> {
     const recorder = new EventRecorder({ client, component: 'kubelet', host: options.nodeName, logger });
     resources_.add({ dispose: () => recorder.dispose() });
     const mountUtil = new HostMountUtil();
-    const host = { rootDir: options.root, mountUtil, objects: objectSource(client), nodeName: options.nodeName };
-    const plugins = new VolumePluginManager(builtinVolumePlugins(host));
+    const csiDrivers = new CsiDriverRegistry();
+    const host = { rootDir: options.root, mountUtil, objects: objectSource(client), nodeName: options.nodeName, csi: csiVolumeHost(client, csiDrivers) };
+    const csiPlugin = new CsiVolumePlugin(host, { logger });
+    resources_.add({ dispose: () => csiPlugin.dispose() });
+    const plugins = new VolumePluginManager([...builtinVolumePlugins(host), csiPlugin]);
     // FlexVolume drivers are found in the plugin directory while the node runs.
     const flex = new FlexVolumeProber({ host, pluginDir: options.flexVolumePluginDir ?? join(options.root, 'flexvolume'), logger });
     await flex.start();
@@ -166,10 +202,13 @@ export async function startNode(options: NodeOptions): Promise<VolplaneNode> {
       ...(port === undefined ? {} : { port }),
     });
     resources_.add({ dispose: () => kubelet.stop() });
+    const pluginManager = await startNodePluginManager({ client, nodeName: options.nodeName, root: options.root, registry: csiDrivers, logger });
+    resources_.add({ dispose: () => pluginManager.dispose() });
     let stopping: Promise<void> | undefined;
     return {
       nodeName: options.nodeName,
       root: options.root,
+      csiDrivers,
       stop() {
         stopping ??= resources_.dispose();
         return stopping;
