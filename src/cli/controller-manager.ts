@@ -5,10 +5,14 @@
 // control planes on one store have one active set of controllers.
 //
 // Every controller talks to the API server over HTTPS like any other client;
-// none of them sees the store.
+// none of them sees the store. The one exception to "API only" is upstream's
+// too: the attach/detach controller runs FlexVolume drivers' attach/detach
+// in this process, found in --flex-volume-plugin-dir by a FlexVolumeProber
+// that lives as long as the controller (while this process leads).
 
 import { hostname } from 'node:os';
 import { createHash } from 'node:crypto';
+import { join } from 'node:path';
 import { toError, type Logger } from '../base/index.ts';
 import {
   EventRecorder,
@@ -54,6 +58,16 @@ export interface ControllerManagerOptions {
   /** The node volumes of in-tree provisioners land on when a claim names none. */
   nodeName?: string;
   /**
+   * Where FlexVolume drivers live (`<vendor>~<driver>/<driver>`, upstream's
+   * --flex-volume-plugin-dir); the attach/detach controller attaches the
+   * volumes of the drivers there that attach. It must hold the same drivers
+   * as the nodes' plugin directories. Unset: no FlexVolume attaching (and no
+   * directory is created).
+   */
+  flexVolumePluginDir?: string;
+  /** Deadline of each FlexVolume driver call (default: the driver-call default, 2 min). */
+  flexVolumeCallTimeoutMs?: number;
+  /**
    * The leader-election identity. Stable per host and data directory, so a restarted
    * volplane takes its own lease back at once instead of waiting for it to expire (the
    * data directory's lock already keeps two processes off one directory).
@@ -83,7 +97,7 @@ const CONTROLLERS: readonly ControllerDescriptor[] = [
   { name: 'nodelifecycle', component: 'node-controller', start: (ctx, signal) => startNodeLifecycleController(ctx, signal) },
   // Kubernetes runs the scheduler as its own process with its own lease; here it shares ours.
   { name: 'scheduler', component: 'default-scheduler', start: (ctx, signal) => startScheduler(ctx, signal) },
-  { name: 'attachdetach', component: 'attachdetach-controller', start: (ctx, signal) => startAttachDetachController(ctx, signal) },
+  { name: 'attachdetach', component: 'attachdetach-controller', start: (ctx, signal, options) => runAttachDetachController(ctx, signal, options) },
   { name: 'pvc-protection', component: 'pvc-protection-controller', start: (ctx, signal) => startPvcProtectionController(ctx, signal) },
   { name: 'pv-protection', component: 'pv-protection-controller', start: (ctx, signal) => startPvProtectionController(ctx, signal) },
   {
@@ -93,6 +107,38 @@ const CONTROLLERS: readonly ControllerDescriptor[] = [
       startPersistentVolumeController({ ...ctx, provisioners: inTreeProvisioners(options) }, signal),
   },
 ];
+
+/**
+ * The attach/detach controller, with a FlexVolumeProber on the plugin
+ * directory when one is configured. The controller does not wait for the
+ * drivers' `init`: until a driver is probed its volumes are unresolved,
+ * which holds back their detach, and the probe's result starts a new pass.
+ */
+async function runAttachDetachController(ctx: ControllerContext, signal: AbortSignal, options: ControllerManagerOptions): Promise<void> {
+  const pluginDir = options.flexVolumePluginDir;
+  if (pluginDir === undefined) {
+    await startAttachDetachController(ctx, signal);
+    return;
+  }
+  // Loaded only when used: the volume plugins are node-side code.
+  const { FlexVolumeProber, HostMountUtil } = await import('../volume/index.ts');
+  const prober = new FlexVolumeProber({
+    // A scratch root: the controller never mounts, but a VolumeHost needs one.
+    host: { rootDir: join(options.dataDir, 'controller-manager'), mountUtil: new HostMountUtil() },
+    pluginDir,
+    callTimeoutMs: options.flexVolumeCallTimeoutMs,
+    logger: ctx.logger,
+  });
+  const probing = prober.start().catch((err: unknown) => {
+    ctx.logger.error({ err: toError(err), pluginDir }, 'FlexVolume plugin directory unusable: no FlexVolume driver will be attached');
+  });
+  try {
+    await startAttachDetachController(ctx, signal, { flexVolumePlugins: prober });
+  } finally {
+    await prober.dispose();
+    await probing;
+  }
+}
 
 export const ALL_CONTROLLERS: readonly string[] = CONTROLLERS.map((d) => d.name);
 

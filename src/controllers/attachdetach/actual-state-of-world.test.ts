@@ -62,7 +62,17 @@ describe('ActualStateOfWorld', () => {
       reported: ['kubernetes.io/csi/d^b'],
       flagged: ['n1'],
     },
-    { name: '6 an attachment without a known volume name is never reported', run: (a) => a.markVolumeAsAttached({ ...info('a'), volumeName: undefined }), reported: [], flagged: [] },
+    { name: '6 an attachment without a known volume name is never reported', run: (a) => a.markVolumeAsAttached({ ...info('a'), volumeName: undefined }), reported: [], flagged: [] },    {
+      name: '7 a FlexVolume attachment is reported with the device path its attach returned; an uncertain (failed) attach is not',
+      run: (a) => {
+        const flex = (n: string): AttachmentInfo => ({ ...info(n), volumeName: `flexvolume-v/d/${n}`, flex: { driverVolumeName: n } });
+        a.markVolumeAsAttaching(flex('u'));
+        assert.equal(a.markVolumeAsAttached(flex('f'), '/dev/loop7'), true);
+        assert.deepEqual(a.getVolumesToReportAttached('n1'), [{ name: 'flexvolume-v/d/f', devicePath: '/dev/loop7' }]);
+      },
+      reported: ['flexvolume-v/d/f'],
+      flagged: ['n1'],
+    },
   ];
   for (const row of rows) {
     it(row.name, () => {

@@ -15,10 +15,19 @@
 // an attached one when no longer desired, because the attacher may have
 // finished without the controller seeing it.
 //
+// For FlexVolume the controller is the attacher (flex-volumes.ts): there is
+// no object, the key is flexAttachmentKey, an entry is attaching only after
+// an `attach` call failed or timed out (uncertain: it may have attached),
+// attached once a call succeeded — with the device path the driver printed,
+// which the node's status carries — and detaching while `detach` runs; it
+// is forgotten when `detach` succeeds.
+//
 // mountedByNode starts true ("assume mounted until the node says
 // otherwise", as upstream) and follows the node's `status.volumesInUse`
 // from then on: detaching a volume the kubelet still uses would pull it
 // from under a running container.
+
+import type { FlexAttachment } from './flex-volumes.ts';
 
 export interface AttachmentInfo {
   attachmentName: string;
@@ -27,6 +36,8 @@ export interface AttachmentInfo {
   driver: string;
   /** `kubernetes.io/csi/<driver>^<handle>`; undefined when the handle could not be learned (PV gone). */
   volumeName: string | undefined;
+  /** Set for a FlexVolume attachment. */
+  flex?: FlexAttachment;
 }
 
 export interface AttachedVolume extends AttachmentInfo {
@@ -39,6 +50,8 @@ export interface AttachedVolume extends AttachmentInfo {
   detachRequestedAt: number | undefined;
   /** The last attach error reported (message and time), so each one is told once. */
   lastAttachError: string | undefined;
+  /** The device path reported in the node's status ("" for CSI, and for a FlexVolume driver that names none). */
+  devicePath: string;
 }
 
 /** The node status entry for an attached volume (core/v1 AttachedVolume). */
@@ -83,20 +96,23 @@ export class ActualStateOfWorld {
       mountedByNode: true,
       detachRequestedAt: undefined,
       lastAttachError: undefined,
+      devicePath: '',
     });
   }
 
   /**
    * Records that the attacher confirmed the attachment (adding it when
-   * unknown) and flags its node for a status update. Returns true when this
-   * call made it attached; false (a no-op) when it already was, or when it is
-   * detaching — a confirmation of an attachment being torn down is history.
+   * unknown) with `devicePath` (default "") and flags its node for a status
+   * update. Returns true when this call made it attached; false (a no-op)
+   * when it already was, or when it is detaching — a confirmation of an
+   * attachment being torn down is history.
    */
-  markVolumeAsAttached(info: AttachmentInfo): boolean {
+  markVolumeAsAttached(info: AttachmentInfo, devicePath = ''): boolean {
     this.markVolumeAsAttaching(info);
     const v = this.#volumes.get(info.attachmentName)!;
     if (v.attached || v.detaching) return false;
     v.attached = true;
+    v.devicePath = devicePath;
     v.lastAttachError = undefined;
     if (reported(v)) this.#nodesToUpdate.add(v.nodeName);
     return true;
@@ -194,7 +210,7 @@ export class ActualStateOfWorld {
   getVolumesToReportAttached(nodeName: string): NodeAttachedVolume[] {
     const out: NodeAttachedVolume[] = [];
     for (const v of this.#volumes.values()) {
-      if (v.nodeName === nodeName && reported(v)) out.push({ name: v.volumeName!, devicePath: '' });
+      if (v.nodeName === nodeName && reported(v)) out.push({ name: v.volumeName!, devicePath: v.devicePath });
     }
     return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }

@@ -1,10 +1,15 @@
 // The attach/detach (AD) controller (upstream
 // pkg/controller/volume/attachdetach/attach_detach_controller.go): attaches
 // the volumes pods need to the nodes they run on, and detaches them once no
-// pod there needs them and the node has unmounted them. For CSI — the only
-// attachable volumes here — attaching is a VolumeAttachment object that the
-// driver's external attacher turns into ControllerPublishVolume, and reports
-// back in its status.
+// pod there needs them and the node has unmounted them. Two kinds of volume
+// are attachable here:
+//   - CSI: attaching is a VolumeAttachment object that the driver's
+//     external attacher turns into ControllerPublishVolume, and reports back
+//     in its status;
+//   - FlexVolume drivers that attach (flex-volumes.ts), when the controller
+//     is given their plugins (a FlexVolumeProber on the controller-manager's
+//     --flex-volume-plugin-dir): the controller runs the driver's `attach`
+//     and `detach` itself, as upstream does for in-tree attachable plugins.
 //
 // The parts, each in its own file as upstream:
 //   desired-state-of-world.ts   managed nodes → volumes → pods needing them
@@ -26,13 +31,21 @@
 //   - VolumeAttachments: the actual state. `status.attached` true moves an
 //     attachment to attached (SuccessfulAttachVolume on its pods); a new
 //     `status.attachError` is a FailedAttachVolume Warning on them; a
-//     deletionTimestamp means detaching; the object gone means detached.
+//     deletionTimestamp means detaching; the object gone means detached;
+//   - FlexVolume plugins appearing, changing or going (the prober's events):
+//     a full populate pass (a changed driver's volume names are asked for
+//     again). A FlexVolume attach or detach the reconciler ran changes the
+//     actual state directly.
 //
 // Start-up, as upstream: wait for every cache, then rebuild the actual
-// state from the VolumeAttachments that exist (and mounted-by-node from the
-// nodes), then populate the desired state from all pods — all before the
-// first pass, so a restart neither re-creates nor detaches anything that
-// is still wanted. Transitions seen during the rebuild raise no events.
+// state from the VolumeAttachments that exist, and — FlexVolume having no
+// object — from the `flexvolume-…` entries of the nodes'
+// `status.volumesAttached`, with their device paths (and mounted-by-node
+// from the nodes), then populate the desired state from all pods — all
+// before the first pass, so a restart neither re-creates, re-attaches nor
+// detaches anything that is still wanted, and still detaches what a pod
+// deleted meanwhile left attached. Transitions seen during the rebuild
+// raise no events.
 
 import type { KubeObject } from '../../apimachinery/index.ts';
 import type { Disposable, Logger } from '../../base/index.ts';
@@ -52,6 +65,14 @@ import {
 } from './csi-volumes.ts';
 import { DesiredStateOfWorld } from './desired-state-of-world.ts';
 import { DesiredStateOfWorldPopulator } from './desired-state-of-world-populator.ts';
+import {
+  attacherFor,
+  detacherFor,
+  flexAttachmentKey,
+  FlexVolumeNameResolver,
+  parseFlexVolumeName,
+  type FlexVolumePluginSource,
+} from './flex-volumes.ts';
 import { NodeStatusUpdater } from './node-status-updater.ts';
 import { podObject, Reconciler } from './reconciler.ts';
 
@@ -76,6 +97,12 @@ export interface AttachDetachControllerOptions {
   loopPeriodMs?: number;
   /** How long an unhealthy node may keep a volume mounted before it is detached anyway (default 6 min). */
   maxWaitForUnmountMs?: number;
+  /**
+   * The FlexVolume drivers to attach with (a started FlexVolumeProber).
+   * Without it FlexVolume volumes are not attached, and FlexVolume
+   * attachments found in node statuses are kept as they are.
+   */
+  flexVolumePlugins?: FlexVolumePluginSource;
 }
 
 /** Runs the attach/detach controller until `signal` aborts. */
@@ -117,6 +144,7 @@ export class AttachDetachController {
   readonly asw = new ActualStateOfWorld();
   readonly #populator: DesiredStateOfWorldPopulator;
   readonly #reconciler: Reconciler;
+  readonly #flexNames: FlexVolumeNameResolver | undefined;
 
   /** Until the rebuild is done, handlers only record; they neither populate nor raise events. */
   #started = false;
@@ -141,12 +169,20 @@ export class AttachDetachController {
       volume: (name) => this.#volumes.get(name),
       driver: (name) => this.#drivers.get(name),
     };
+    const changed = (): void => {
+      this.#dirty = true;
+      this.#poke();
+    };
+    const flexPlugins = options.flexVolumePlugins;
+    const flexNames = flexPlugins === undefined ? undefined : new FlexVolumeNameResolver({ onChange: changed, logger: this.#logger });
+    this.#flexNames = flexNames;
     this.#populator = new DesiredStateOfWorldPopulator({
       dsw: this.dsw,
       lookup,
       pod: (key) => this.#pods.get(key),
       pods: () => this.#pods.list(),
       logger: this.#logger,
+      flex: flexPlugins === undefined || flexNames === undefined ? undefined : { plugins: flexPlugins, names: flexNames },
     });
     const statusUpdater = new NodeStatusUpdater({
       client: ctx.client,
@@ -164,12 +200,25 @@ export class AttachDetachController {
       nodeIsOutOfService: (name) => this.#nodes.get(name)?.spec?.taints?.some((t) => t.key === OUT_OF_SERVICE_TAINT) ?? false,
       logger: this.#logger,
       maxWaitForUnmountMs: options.maxWaitForUnmountMs,
+      flex:
+        flexPlugins === undefined
+          ? undefined
+          : {
+              attacher: (driver) => attacherFor(flexPlugins, driver),
+              detacher: (driver) => detacherFor(flexPlugins, driver),
+              hasUnresolved: (nodeName, driver) => this.#populator.hasUnresolved(nodeName, driver),
+            },
     });
 
-    const changed = (): void => {
-      this.#dirty = true;
-      this.#poke();
-    };
+    if (flexPlugins !== undefined) {
+      this.#handlers.push(
+        flexPlugins.onDidChange((e) => {
+          // A new or changed executable may name volumes differently.
+          if (e.type !== 'failed') flexNames?.forget(e.plugin.name);
+          changed();
+        }),
+      );
+    }
     this.#handlers.push(
       this.#pods.addEventHandler({
         onAdd: (pod) => this.#podChanged(pod, false),
@@ -221,7 +270,8 @@ export class AttachDetachController {
     } finally {
       this.dispose();
       this.#poke();
-      await this.#reconciler.drain();
+      this.#flexNames?.dispose();
+      await Promise.all([this.#reconciler.drain(), this.#flexNames?.drain()]);
     }
   }
 
@@ -236,15 +286,43 @@ export class AttachDetachController {
     for (const va of this.#attachments.list()) this.#recordAttachment(va, false);
     for (const node of this.#nodes.list()) {
       const name = node.metadata.name ?? '';
+      this.#recordFlexAttachments(node);
       this.asw.setVolumesMountedByNode(name, new Set(node.status?.volumesInUse ?? []));
       // Write only what the node's status does not say already.
-      const want = this.asw.getVolumesToReportAttached(name).map((v) => v.name);
-      const have = (node.status?.volumesAttached ?? []).map((v) => v.name ?? '').sort();
+      const entry = (v: { name?: string; devicePath?: string }): string => `${v.name ?? ''}\0${v.devicePath ?? ''}`;
+      const want = this.asw.getVolumesToReportAttached(name).map(entry);
+      const have = (node.status?.volumesAttached ?? []).map(entry).sort();
       if (want.join('\n') !== have.join('\n')) this.asw.setNodeStatusUpdateNeeded(name);
     }
     this.#populator.populate();
     this.#dirty = false;
     this.#started = true;
+  }
+
+  /**
+   * FlexVolume attachments have no object: the node's status is their
+   * record (upstream populateActualStateOfWorld). Each `flexvolume-…` entry
+   * is attached there with its device path, whether or not its driver is
+   * known now — forgetting it would drop it from the node's status.
+   */
+  #recordFlexAttachments(node: Node): void {
+    const nodeName = node.metadata.name ?? '';
+    for (const v of node.status?.volumesAttached ?? []) {
+      const parsed = parseFlexVolumeName(v.name ?? '');
+      if (parsed === undefined) continue;
+      const volumeName = v.name!;
+      this.asw.markVolumeAsAttached(
+        {
+          attachmentName: flexAttachmentKey(volumeName, nodeName),
+          nodeName,
+          pvName: '',
+          driver: parsed.driver,
+          volumeName,
+          flex: { driverVolumeName: parsed.driverVolumeName },
+        },
+        v.devicePath ?? '',
+      );
+    }
   }
 
   #podChanged(pod: Pod, deleted: boolean): void {

@@ -2,9 +2,11 @@
 // attachment goes by (upstream: pkg/volume/csi/csi_attacher.go and
 // csi_plugin.go, and the volume-spec lookup of attachdetach/util).
 //
-// Only CSI persistent volumes are attachable here: a pod volume that names a
-// claim (directly or as a generic ephemeral volume), whose claim is bound to
-// a PV with `spec.csi`, whose driver requires attaching. A CSIDriver object
+// CSI persistent volumes are attachable when a pod volume names a claim
+// (directly or as a generic ephemeral volume), whose claim is bound to a PV
+// with `spec.csi`, whose driver requires attaching. (FlexVolume volumes are
+// the other attachable kind: flex-volumes.ts, which shares the claim → PV
+// resolution below.) A CSIDriver object
 // that is missing counts as "attach required", as upstream's skipAttach
 // does: attaching is the safe default for a driver that has not said
 // otherwise. Inline `csi` volumes never go through ControllerPublish.
@@ -19,6 +21,7 @@
 import { createHash } from 'node:crypto';
 import type { KubeObject } from '../../apimachinery/index.ts';
 import { ephemeralClaimName, volumeIsForPod } from '../../api/core/ephemeral-volumes.ts';
+import type { FlexVolumeToAttach } from './flex-volumes.ts';
 
 export const CSI_PLUGIN_NAME = 'kubernetes.io/csi';
 const VOLUME_NAME_SEP = '^';
@@ -28,6 +31,7 @@ export interface PodVolumeSource {
   persistentVolumeClaim?: { claimName?: string; readOnly?: boolean };
   ephemeral?: unknown;
   csi?: unknown;
+  flexVolume?: unknown;
 }
 
 export interface Pod extends KubeObject {
@@ -42,6 +46,7 @@ export interface Claim extends KubeObject {
 export interface PersistentVolume extends KubeObject {
   spec?: {
     csi?: { driver?: string; volumeHandle?: string };
+    flexVolume?: unknown;
     claimRef?: { uid?: string; name?: string; namespace?: string };
     accessModes?: string[];
   };
@@ -64,13 +69,18 @@ export interface VolumeAttachment extends KubeObject {
 
 /** An attachable volume resolved from a pod: everything needed to attach it to a node. */
 export interface AttachableVolume {
-  /** `kubernetes.io/csi/<driver>^<handle>`. */
+  /** `kubernetes.io/csi/<driver>^<handle>`, or `flexvolume-<vendor>/<driver>/<name>`. */
   volumeName: string;
+  /** The PV's name; "" for an inline FlexVolume volume. */
   pvName: string;
+  /** The CSI driver, or the FlexVolume driver `<vendor>/<driver>`. */
   driver: string;
+  /** The CSI volume handle, or the FlexVolume driver's name for the volume. */
   volumeHandle: string;
-  /** The PV may be attached to several nodes at once (ReadWriteMany, ReadOnlyMany, or no access modes). */
+  /** The volume may be attached to several nodes at once (ReadWriteMany, ReadOnlyMany, no access modes, inline). */
   multiAttachAllowed: boolean;
+  /** Set for a FlexVolume volume, which this controller attaches itself. */
+  flex?: FlexVolumeToAttach;
 }
 
 /** The unique volume name of a CSI volume (upstream GetUniqueVolumeNameFromSpec for the CSI plugin). */
@@ -111,23 +121,11 @@ export function attachRequired(lookup: VolumeLookup, driver: string): boolean {
  * claim) is left out without error: a later claim or PV event brings it in.
  */
 export function attachableVolumesOfPod(pod: Pod, lookup: VolumeLookup): AttachableVolume[] {
-  const ns = pod.metadata.namespace ?? '';
   const out = new Map<string, AttachableVolume>();
   for (const v of pod.spec?.volumes ?? []) {
-    let claimName: string | undefined;
-    if (v.persistentVolumeClaim !== undefined) claimName = v.persistentVolumeClaim.claimName;
-    else if (v.ephemeral !== undefined) claimName = ephemeralClaimName(pod, v);
-    if (claimName === undefined || claimName === '') continue;
-    const claim = lookup.claim(ns, claimName);
-    if (claim === undefined) continue;
-    // A generic ephemeral volume's claim must be the one made for this pod.
-    if (v.ephemeral !== undefined && !volumeIsForPod(pod, claim)) continue;
-    const pvName = claim.spec?.volumeName ?? '';
-    if (pvName === '') continue;
-    const pv = lookup.volume(pvName);
-    if (pv === undefined) continue;
-    // Half-bound (the PV points elsewhere): not this claim's volume yet.
-    if (pv.spec?.claimRef?.uid !== undefined && pv.spec.claimRef.uid !== claim.metadata.uid) continue;
+    const resolved = resolvePersistentVolume(pod, v, lookup);
+    if (resolved === undefined) continue;
+    const { pv, pvName } = resolved;
     const csi = pv.spec?.csi;
     if (csi?.driver === undefined || csi.volumeHandle === undefined) continue;
     if (!attachRequired(lookup, csi.driver)) continue;
@@ -135,6 +133,34 @@ export function attachableVolumesOfPod(pod: Pod, lookup: VolumeLookup): Attachab
     out.set(volumeName, { volumeName, pvName, driver: csi.driver, volumeHandle: csi.volumeHandle, multiAttachAllowed: isMultiAttachAllowed(pv) });
   }
   return [...out.values()];
+}
+
+/**
+ * The PV a pod volume's claim (or generic ephemeral volume's claim) is bound
+ * to, and the read-only flag the volume's spec gets (the claim reference's;
+ * false for an ephemeral volume), as the kubelet builds it. Undefined when
+ * the volume names no claim or it does not resolve yet.
+ */
+export function resolvePersistentVolume(
+  pod: Pod,
+  v: PodVolumeSource,
+  lookup: VolumeLookup,
+): { pv: PersistentVolume; pvName: string; readOnly: boolean } | undefined {
+  let claimName: string | undefined;
+  if (v.persistentVolumeClaim !== undefined) claimName = v.persistentVolumeClaim.claimName;
+  else if (v.ephemeral !== undefined) claimName = ephemeralClaimName(pod, v);
+  if (claimName === undefined || claimName === '') return undefined;
+  const claim = lookup.claim(pod.metadata.namespace ?? '', claimName);
+  if (claim === undefined) return undefined;
+  // A generic ephemeral volume's claim must be the one made for this pod.
+  if (v.ephemeral !== undefined && !volumeIsForPod(pod, claim)) return undefined;
+  const pvName = claim.spec?.volumeName ?? '';
+  if (pvName === '') return undefined;
+  const pv = lookup.volume(pvName);
+  if (pv === undefined) return undefined;
+  // Half-bound (the PV points elsewhere): not this claim's volume yet.
+  if (pv.spec?.claimRef?.uid !== undefined && pv.spec.claimRef.uid !== claim.metadata.uid) return undefined;
+  return { pv, pvName, readOnly: v.persistentVolumeClaim?.readOnly === true };
 }
 
 /**

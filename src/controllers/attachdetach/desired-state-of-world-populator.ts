@@ -16,11 +16,21 @@
 // controller seeing the event, and adds what every live pod needs now. The
 // controller runs it after any claim, volume, driver or node change, so a
 // claim bound after its pod was scheduled is attached without waiting.
+//
+// FlexVolume volumes (flex-volumes.ts) are attachable when their driver's
+// plugin is ready and attaches. Their unique name needs the driver's
+// `getvolumename`, which the name resolver runs in the background; a volume
+// whose name is not known yet (or whose driver is not ready) is left out
+// for now and noted as unresolved for its pod's node and driver, so the
+// reconciler does not take it for unwanted. The resolver's answer triggers
+// another full pass.
 
 import type { Logger } from '../../base/index.ts';
 import { isPodTerminated } from '../../api/core/pod-helpers.ts';
-import { attachableVolumesOfPod, type Pod, type VolumeLookup } from './csi-volumes.ts';
+import { flexUniqueVolumeName } from '../../volume/plugins/flexvolume/index.ts';
+import { attachableVolumesOfPod, type AttachableVolume, type Pod, type VolumeLookup } from './csi-volumes.ts';
 import { NodeNotManagedError, type DesiredStateOfWorld, type PodRef } from './desired-state-of-world.ts';
+import { flexCandidatesOfPod, type FlexVolumeNameResolver, type FlexVolumePluginSource } from './flex-volumes.ts';
 
 export interface PopulatorOptions {
   dsw: DesiredStateOfWorld;
@@ -30,6 +40,8 @@ export interface PopulatorOptions {
   /** Every cached pod. */
   pods(): Pod[];
   logger: Logger;
+  /** FlexVolume support; without it FlexVolume volumes are not attachable. */
+  flex?: { plugins: FlexVolumePluginSource; names: FlexVolumeNameResolver };
 }
 
 function podRef(pod: Pod): PodRef {
@@ -38,6 +50,8 @@ function podRef(pod: Pod): PodRef {
 
 export class DesiredStateOfWorldPopulator {
   readonly #o: PopulatorOptions;
+  /** Pod uid → its node and the FlexVolume drivers of its volumes that are not resolved yet. */
+  readonly #unresolved = new Map<string, { nodeName: string; drivers: Set<string> }>();
 
   constructor(options: PopulatorOptions) {
     this.#o = options;
@@ -55,10 +69,12 @@ export class DesiredStateOfWorldPopulator {
     if (nodeName === '' || uid === '') return;
     if (deleted || isPodTerminated(pod)) {
       for (const volumeName of dsw.volumesForPod(uid, nodeName)) dsw.deletePod(uid, volumeName, nodeName);
+      this.#unresolved.delete(uid);
       return;
     }
     const ref = podRef(pod);
-    for (const volume of attachableVolumesOfPod(pod, this.#o.lookup)) {
+    const volumes = [...attachableVolumesOfPod(pod, this.#o.lookup), ...this.#flexVolumesOfPod(pod, uid, nodeName)];
+    for (const volume of volumes) {
       try {
         dsw.addPod(ref, volume, nodeName);
       } catch (err) {
@@ -76,6 +92,51 @@ export class DesiredStateOfWorldPopulator {
       const live = this.#o.pod(`${pod.namespace}/${pod.name}`);
       if (live === undefined || live.metadata.uid !== pod.uid || isPodTerminated(live)) dsw.deletePod(pod.uid, volumeName, nodeName);
     }
+    this.#unresolved.clear();
     for (const pod of this.#o.pods()) this.processPod(pod, false);
+    this.#o.flex?.names.sweep();
+  }
+
+  /**
+   * Whether a live pod on `nodeName` has a FlexVolume volume of `driver`
+   * that is not in the desired state only because its name (or its driver)
+   * is not known yet.
+   */
+  hasUnresolved(nodeName: string, driver: string): boolean {
+    for (const u of this.#unresolved.values()) if (u.nodeName === nodeName && u.drivers.has(driver)) return true;
+    return false;
+  }
+
+  /** The pod's attachable FlexVolume volumes whose names are known; records the rest as unresolved. */
+  #flexVolumesOfPod(pod: Pod, uid: string, nodeName: string): AttachableVolume[] {
+    const flex = this.#o.flex;
+    this.#unresolved.delete(uid);
+    if (flex === undefined) return [];
+    const out: AttachableVolume[] = [];
+    const unresolved = new Set<string>();
+    for (const c of flexCandidatesOfPod(pod, this.#o.lookup)) {
+      const plugin = flex.plugins.getPlugin(c.driver);
+      if (plugin === undefined) {
+        unresolved.add(c.driver);
+        continue;
+      }
+      // A mount-only driver: the kubelet does everything.
+      if (plugin.attacher === undefined) continue;
+      const name = flex.names.resolve(plugin, c.spec);
+      if (name === undefined) {
+        unresolved.add(c.driver);
+        continue;
+      }
+      out.push({
+        volumeName: flexUniqueVolumeName(plugin.name, name),
+        pvName: c.pvName,
+        driver: plugin.name,
+        volumeHandle: name,
+        multiAttachAllowed: c.multiAttachAllowed,
+        flex: { spec: c.spec, specName: c.spec.volume?.name ?? c.pvName },
+      });
+    }
+    if (unresolved.size > 0) this.#unresolved.set(uid, { nodeName, drivers: unresolved });
+    return out;
   }
 }

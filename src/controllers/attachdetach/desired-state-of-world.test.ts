@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { attachmentName, csiVolumeName, type AttachableVolume } from './csi-volumes.ts';
 import { DesiredStateOfWorld, NodeNotManagedError } from './desired-state-of-world.ts';
+import { flexAttachmentKey } from './flex-volumes.ts';
 
 const vol = (handle: string): AttachableVolume => ({
   volumeName: csiVolumeName('d', handle),
@@ -67,5 +68,21 @@ describe('DesiredStateOfWorld', () => {
     assert.equal(dsw.volumeExists(vol('v1').volumeName, 'n1'), true);
     dsw.setMultiAttachError(vol('v1').volumeName, 'n1');
     assert.equal(dsw.getByAttachmentName(name)?.multiAttachErrorReported, true);
+  });
+
+  it('9 a FlexVolume volume is keyed by its unique name and node (there is no VolumeAttachment)', () => {
+    const dsw = new DesiredStateOfWorld();
+    dsw.addNode('n1');
+    const flex: AttachableVolume = {
+      volumeName: 'flexvolume-v/d/vol-1',
+      pvName: '',
+      driver: 'v/d',
+      volumeHandle: 'vol-1',
+      multiAttachAllowed: true,
+      flex: { spec: { volume: { name: 'data', flexVolume: { driver: 'v/d' } }, readOnly: false }, specName: 'data' },
+    };
+    dsw.addPod(pod('a'), flex, 'n1');
+    assert.equal(dsw.getByAttachmentName(flexAttachmentKey('flexvolume-v/d/vol-1', 'n1'))?.volumeHandle, 'vol-1');
+    assert.equal(dsw.getByAttachmentName(attachmentName('vol-1', 'v/d', 'n1')), undefined);
   });
 });

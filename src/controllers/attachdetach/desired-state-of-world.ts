@@ -11,6 +11,7 @@
 
 import type { AttachableVolume } from './csi-volumes.ts';
 import { attachmentName } from './csi-volumes.ts';
+import { flexAttachmentKey } from './flex-volumes.ts';
 
 /** Enough of a pod to record events on it. */
 export interface PodRef {
@@ -22,7 +23,7 @@ export interface PodRef {
 /** A volume that should be attached to a node, and who wants it. */
 export interface VolumeToAttach extends AttachableVolume {
   nodeName: string;
-  /** The VolumeAttachment name for this volume on this node. */
+  /** The VolumeAttachment name for this volume on this node (for FlexVolume, flexAttachmentKey). */
   attachmentName: string;
   /** The pods scheduled to the node that need the volume, by uid. */
   readonly pods: ReadonlyMap<string, PodRef>;
@@ -81,7 +82,8 @@ export class DesiredStateOfWorld {
       desired = {
         ...volume,
         nodeName,
-        attachmentName: attachmentName(volume.volumeHandle, volume.driver, nodeName),
+        attachmentName:
+          volume.flex !== undefined ? flexAttachmentKey(volume.volumeName, nodeName) : attachmentName(volume.volumeHandle, volume.driver, nodeName),
         pods: new Map(),
         multiAttachErrorReported: false,
       };

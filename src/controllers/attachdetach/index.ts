@@ -1,5 +1,6 @@
 // The attach/detach controller: attaches the volumes of scheduled pods to
-// their nodes through VolumeAttachments and detaches them once unmounted.
+// their nodes — CSI volumes through VolumeAttachments, FlexVolume volumes by
+// running their driver's attach/detach — and detaches them once unmounted.
 // See attach-detach-controller.ts for the design.
 export {
   AttachDetachController,
@@ -13,3 +14,12 @@ export { ActualStateOfWorld, UnknownAttachmentError, type AttachedVolume, type A
 export { DesiredStateOfWorld, NodeNotManagedError, type PodRef, type VolumeToAttach } from './desired-state-of-world.ts';
 export { MAX_WAIT_FOR_UNMOUNT_MS } from './reconciler.ts';
 export { attachmentName, csiVolumeName, parseCsiVolumeName, CSI_PLUGIN_NAME } from './csi-volumes.ts';
+export {
+  FLEX_PLUGIN_NAME_PREFIX,
+  flexAttachmentKey,
+  FlexPluginNotFoundError,
+  parseFlexVolumeName,
+  type FlexAttachment,
+  type FlexVolumePluginSource,
+  type FlexVolumeToAttach,
+} from './flex-volumes.ts';

@@ -23,9 +23,24 @@
 // ReadOnlyMany) is not attached while it is still on another node in any
 // state; its pods get one Multi-Attach FailedAttachVolume event per node.
 //
-// The pass itself only decides and starts API calls; a volume whose call is
-// still running or backing off (500 ms doubling to 2 min 2 s, as upstream's
-// exponential backoff) is skipped quietly, and picked up by a later pass.
+// FlexVolume (flex-volumes.ts): the controller is the attacher. Attach runs
+// the driver's `attach` in the background; success marks the volume
+// attached with the driver's device path (reported in the node's status,
+// SuccessfulAttachVolume on its pods), failure leaves it uncertain
+// (attaching: detached like an attached one if no longer wanted, attached
+// again if still wanted) with a FailedAttachVolume Warning carrying the
+// driver's message. Detach follows the same rules as CSI — not while the
+// node reports the volume in use, off the node's list first — then runs the
+// driver's `detach` and forgets the volume when it succeeds. Two FlexVolume
+// rules of our own: a volume is not detached from a node while a pod there
+// has a volume of the same driver whose name is not resolved yet (it may be
+// this one), and, when the controller was given no FlexVolume plugins, a
+// FlexVolume attachment found in a node's status is left alone.
+//
+// The pass itself only decides and starts API calls and driver calls; a
+// volume whose call is still running or backing off (500 ms doubling to
+// 2 min 2 s, as upstream's exponential backoff) is skipped quietly, and
+// picked up by a later pass.
 
 import type { Logger } from '../../base/index.ts';
 import { toError } from '../../base/index.ts';
@@ -33,6 +48,8 @@ import { ApiError, resourcePath, resources, type EventRecorder, type RestClient 
 import type { ActualStateOfWorld, AttachedVolume } from './actual-state-of-world.ts';
 import type { DesiredStateOfWorld, PodRef, VolumeToAttach } from './desired-state-of-world.ts';
 import type { NodeStatusUpdater } from './node-status-updater.ts';
+import { FlexPluginNotFoundError } from './flex-volumes.ts';
+import type { AttachableFlexVolume } from '../../volume/plugins/flexvolume/index.ts';
 
 /** Upstream's maxWaitForUnmountDuration. */
 export const MAX_WAIT_FOR_UNMOUNT_MS = 6 * 60 * 1000;
@@ -52,6 +69,18 @@ export interface ReconcilerOptions {
   logger: Logger;
   maxWaitForUnmountMs?: number;
   now?: () => number;
+  /**
+   * FlexVolume support: the attach half of driver `driver` to attach with
+   * (ready plugins whose driver attaches), and to detach with (also a
+   * removed plugin, whose call then fails and is retried). Without it
+   * FlexVolume attachments are neither made nor detached.
+   */
+  flex?: {
+    attacher(driver: string): AttachableFlexVolume | undefined;
+    detacher(driver: string): AttachableFlexVolume | undefined;
+    /** A pod on `nodeName` has a volume of `driver` whose unique name is not known yet. */
+    hasUnresolved(nodeName: string, driver: string): boolean;
+  };
 }
 
 /** Runs at most one API call per attachment at a time, with exponential backoff after failures. */
@@ -124,13 +153,25 @@ export class Reconciler {
       if (desired.has(a.attachmentName)) continue;
       // Attached (or attaching) and no longer wanted there.
       if (a.detaching || this.#ops.busy(a.attachmentName)) continue;
+      if (a.flex !== undefined) {
+        // Not ours to detach without plugins; maybe still wanted while a name is unknown.
+        const flex = this.#o.flex;
+        if (flex === undefined || flex.hasUnresolved(a.nodeName, a.driver)) continue;
+      }
       await this.#maybeDetach(a, signal);
     }
 
     for (const v of desired.values()) {
       if (signal.aborted) return;
       const a = asw.get(v.attachmentName);
-      if (a !== undefined) {
+      if (v.flex !== undefined) {
+        // The controller is the attacher: attached is done, uncertain is attached again.
+        if (this.#ops.busy(v.attachmentName) || a?.detaching === true) continue;
+        if (a?.attached === true) {
+          asw.resetDetachRequestTime(v.attachmentName);
+          continue;
+        }
+      } else if (a !== undefined) {
         // Known in some state: attaching waits for the attacher, detaching for the object to go.
         asw.resetDetachRequestTime(v.attachmentName);
         continue;
@@ -144,7 +185,8 @@ export class Reconciler {
           continue;
         }
       }
-      this.#attach(v);
+      if (v.flex !== undefined) this.#attachFlex(v, signal);
+      else this.#attach(v);
     }
 
     await this.#o.statusUpdater.updateNodeStatuses(signal);
@@ -174,6 +216,10 @@ export class Reconciler {
     } catch (err) {
       asw.cancelDetach(a.attachmentName);
       logger.warn({ volume: a.volumeName, node: a.nodeName, err: toError(err) }, 'could not update node status before detach; will retry');
+      return;
+    }
+    if (a.flex !== undefined) {
+      this.#detachFlex(a, a.flex.driverVolumeName, signal);
       return;
     }
     this.#ops.start(
@@ -217,6 +263,68 @@ export class Reconciler {
     }
     this.#o.dsw.setMultiAttachError(v.volumeName, v.nodeName);
     logger.warn({ volume: v.volumeName, node: v.nodeName, attachedTo: otherNodes }, 'Multi-Attach error');
+  }
+
+  /** Runs the driver's `detach`; the volume is already off the node's list. */
+  #detachFlex(a: AttachedVolume, driverVolumeName: string, signal: AbortSignal): void {
+    const { asw, logger } = this.#o;
+    this.#ops.start(
+      a.attachmentName,
+      async () => {
+        const detacher = this.#o.flex?.detacher(a.driver);
+        if (detacher === undefined) throw new FlexPluginNotFoundError(a.driver);
+        await detacher.detach(driverVolumeName, a.nodeName, signal);
+        asw.deleteVolumeNode(a.attachmentName);
+        logger.info({ volume: a.volumeName, node: a.nodeName }, 'DetachVolume.Detach succeeded');
+      },
+      (err) => {
+        if (signal.aborted) return;
+        asw.cancelDetach(a.attachmentName);
+        logger.error({ volume: a.volumeName, node: a.nodeName, err }, 'DetachVolume.Detach failed');
+      },
+    );
+  }
+
+  /** Runs the driver's `attach` (upstream's in-tree attach in the operation generator). */
+  #attachFlex(v: VolumeToAttach, signal: AbortSignal): void {
+    const { asw, recorder, logger } = this.#o;
+    const flex = v.flex!;
+    const info = {
+      attachmentName: v.attachmentName,
+      nodeName: v.nodeName,
+      pvName: v.pvName,
+      driver: v.driver,
+      volumeName: v.volumeName,
+      flex: { driverVolumeName: v.volumeHandle },
+    };
+    this.#ops.start(
+      v.attachmentName,
+      async () => {
+        const attacher = this.#o.flex?.attacher(v.driver);
+        if (attacher === undefined) throw new FlexPluginNotFoundError(v.driver);
+        let devicePath: string;
+        try {
+          devicePath = await attacher.attach(flex.spec, v.nodeName, signal);
+        } catch (err) {
+          // The driver may have attached before it failed or timed out: uncertain.
+          if (!signal.aborted) asw.markVolumeAsAttaching(info);
+          throw err;
+        }
+        if (asw.markVolumeAsAttached(info, devicePath)) {
+          logger.info({ volume: v.volumeName, node: v.nodeName, devicePath }, 'AttachVolume.Attach succeeded');
+          for (const pod of v.pods.values()) {
+            recorder.event(podObject(pod), 'Normal', 'SuccessfulAttachVolume', `AttachVolume.Attach succeeded for volume ${JSON.stringify(flex.specName)}`);
+          }
+        }
+      },
+      (err) => {
+        if (signal.aborted) return;
+        for (const pod of v.pods.values()) {
+          recorder.event(podObject(pod), 'Warning', 'FailedAttachVolume', `AttachVolume.Attach failed for volume ${JSON.stringify(flex.specName)} : ${err.message}`);
+        }
+        logger.error({ volume: v.volumeName, node: v.nodeName, err }, 'AttachVolume.Attach failed');
+      },
+    );
   }
 
   #attach(v: VolumeToAttach): void {
