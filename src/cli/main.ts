@@ -32,7 +32,9 @@ Commands:
   up        Start volplane: the Kubernetes API over HTTPS, backed by SQLite, with an admin kubeconfig.
   node      Run a node (kubelet, container runtime, volume manager) that joins a volplane API server.
   csi-driver  Run volplane's CSI driver (csi.volplane.io) on a unix socket.
+  csi-registrar  Register any CSI driver with a node (node-driver-registrar): serves its plugins_registry socket.
   image     Import a root filesystem into a node's image store (volplane image import NAME DIR|TARBALL).
+  migrate   Move FlexVolume PVs to a CSI driver, keeping the data (volplane migrate flexvolume --help).
   version   Print the volplane version.
   help      Show this help.
 
@@ -208,6 +210,7 @@ async function up(args: UpArguments): Promise<number> {
       apiPort: args.apiPort,
       logger,
       node: args.noNode !== true,
+      csi: args.noNode !== true,
       ...(args.tokenAuthFile === undefined ? {} : { tokenAuthFile: args.tokenAuthFile }),
     });
   } catch (err) {
@@ -322,7 +325,9 @@ function version(): string {
 export async function main(argv: readonly string[]): Promise<number> {
   // Loaded only when asked for: `up` should not carry gRPC or the image store in memory.
   if (argv[0] === 'csi-driver') return (await import('./csi-driver.ts')).runCsiDriverCommand(argv.slice(1));
+  if (argv[0] === 'csi-registrar') return (await import('./csi-registrar.ts')).runCsiRegistrarCommand(argv.slice(1));
   if (argv[0] === 'image') return (await import('./image.ts')).runImageCommand(argv.slice(1));
+  if (argv[0] === 'migrate') return (await import('./migrate.ts')).runMigrateCommand(argv.slice(1));
   let command: Command;
   try {
     command = parseCommand(argv);

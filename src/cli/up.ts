@@ -3,7 +3,8 @@
 // This is the one place components meet (design.md: "cli — the only place
 // components are wired together"). Start order: data directory and its lock
 // → PKI (CA kept across restarts, so kubeconfigs stay valid) → SQLite store →
-// API server → admin kubeconfig → controller manager → node (when asked). The kubeconfig is written last, so a file
+// API server → admin kubeconfig → controller manager → node and volplane's
+// CSI driver with its sidecars (when asked). The kubeconfig is written last, so a file
 // that exists names a server that was listening. Whatever started is stopped
 // in reverse order by close(), and also when a later step fails, so a failed
 // start leaves no open database, no listener and no lock behind.
@@ -12,7 +13,7 @@
 // port 0 in a temporary directory (src/testing) exactly as the command does.
 
 import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { hostname, networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
@@ -54,6 +55,12 @@ export interface VolplaneOptions {
    * and volplane runs without a node.
    */
   node?: boolean;
+  /**
+   * With the node: also run volplane's CSI driver, its sidecars, its
+   * CSIDriver and the StorageClasses (csi-stack.ts). Default false here; the
+   * command turns it on with the node.
+   */
+  csi?: boolean;
   logger?: Logger;
 }
 
@@ -116,17 +123,23 @@ export async function startVolplane(options: VolplaneOptions): Promise<Volplane>
       clientKey: pki.admin.key,
       user: ADMIN_USER,
     });
+    const adminClient = { server: url, caCert: pki.ca.cert, clientCert: pki.admin.cert, clientKey: pki.admin.key };
     if (options.controllers === undefined || options.controllers.length > 0) {
+      // The AD controller runs FlexVolume drivers' attach/detach from the node's plugin directory.
+      const flexVolumePluginDir = options.node === true ? join(dataDir, 'node', 'flexvolume') : undefined;
+      if (options.node === true) await mkdir(join(dataDir, 'node'), { recursive: true, mode: 0o750 });
       const manager = startControllerManager({
-        client: { server: url, caCert: pki.ca.cert, clientCert: pki.admin.cert, clientKey: pki.admin.key },
+        client: adminClient,
         dataDir,
         logger,
         controllers: options.controllers,
+        ...(flexVolumePluginDir === undefined ? {} : { flexVolumePluginDir }),
       });
       resources.add({ dispose: () => manager.stop() });
     }
     if (options.node === true) {
       const nodeName = hostname().toLowerCase();
+      let nodeRoot: string | undefined;
       try {
         // The node's kubelet serves logs and exec to the API server with a certificate from the cluster CA.
         const kubeletServing = await issueServingCertificate(pki.ca, {
@@ -137,7 +150,7 @@ export async function startVolplane(options: VolplaneOptions): Promise<Volplane>
         // The node (runtime, volume plugins) is loaded only when this process runs one.
         const { startNode } = await import('./node.ts');
         const node = await startNode({
-          client: { server: url, caCert: pki.ca.cert, clientCert: pki.admin.cert, clientKey: pki.admin.key },
+          client: adminClient,
           nodeName,
           root: join(dataDir, 'node'),
           logger,
@@ -145,8 +158,19 @@ export async function startVolplane(options: VolplaneOptions): Promise<Volplane>
           serving: { cert: kubeletServing.cert, key: kubeletServing.key, ca: pki.ca.cert },
         });
         resources.add({ dispose: () => node.stop() });
+        nodeRoot = join(dataDir, 'node');
       } catch (err) {
         log.warn({ err: err instanceof Error ? err.message : String(err), node: nodeName }, 'running without a node: it could not start');
+      }
+      if (nodeRoot !== undefined && options.csi === true) {
+        try {
+          // volplane's CSI driver; the node finds it through its plugins_registry, like any driver.
+          const { startCsiStack } = await import('./csi-stack.ts');
+          const csi = await startCsiStack({ client: adminClient, dataDir, nodeName, registrationDir: join(nodeRoot, 'plugins_registry'), logger });
+          resources.add({ dispose: () => csi.stop() });
+        } catch (err) {
+          log.warn({ err: err instanceof Error ? err.message : String(err) }, 'running without the volplane CSI driver: it could not start');
+        }
       }
     }
     log.info(

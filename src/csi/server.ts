@@ -195,13 +195,20 @@ export function lockKeys(method: string, request: Req): LockKey[] {
 
 // -------------------------------------------------------------- redaction
 
-/** A deep copy of `value` with every `secrets` field replaced, for logs. */
+/**
+ * Keys whose values are credentials wherever they appear: `secrets` (the
+ * fields the spec marks csi_secret) and the service-account tokens Kubernetes
+ * hands a driver in NodePublishVolume's volume_context.
+ */
+const SECRET_KEYS = new Set(['secrets', 'csi.storage.k8s.io/serviceAccount.tokens']);
+
+/** A deep copy of `value` with every secret-bearing field replaced, for logs. */
 export function redactSecrets(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(redactSecrets);
   if (value === null || typeof value !== 'object') return value;
   const out: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
-    out[key] = key === 'secrets' ? (v !== null && typeof v === 'object' && Object.keys(v).length === 0 ? {} : '***stripped***') : redactSecrets(v);
+    out[key] = SECRET_KEYS.has(key) ? (v !== null && typeof v === 'object' && Object.keys(v).length === 0 ? {} : '***stripped***') : redactSecrets(v);
   }
   return out;
 }

@@ -83,6 +83,8 @@ export interface TestClusterOptions {
    * and close() then keeps the directory rather than remove files through a mount.
    */
   node?: boolean;
+  /** With `node`: also run volplane's CSI driver and sidecars, with its CSIDriver and StorageClasses. */
+  csi?: boolean;
 }
 
 /** `node: true` was asked for by a process that is not root. */
@@ -117,7 +119,7 @@ export async function startTestCluster(options: TestClusterOptions = {}): Promis
   let volplane: Volplane | undefined;
   try {
     await mkdir(home, { recursive: true });
-    volplane = await startVolplane({ dataDir, apiPort: 0, logger, controllers, node });
+    volplane = await startVolplane({ dataDir, apiPort: 0, logger, controllers, node, csi: options.csi === true });
     if (node) await waitForReadyNode(volplane.kubeconfigPath);
   } catch (err) {
     await volplane?.close().catch(() => {});
@@ -143,7 +145,7 @@ export async function startTestCluster(options: TestClusterOptions = {}): Promis
       if (closed !== undefined) throw new Error('restart() after close()');
       await volplane!.close();
       volplane = undefined;
-      volplane = await startVolplane({ dataDir, apiPort: port, logger, controllers, node });
+      volplane = await startVolplane({ dataDir, apiPort: port, logger, controllers, node, csi: options.csi === true });
       if (node) await waitForReadyNode(volplane.kubeconfigPath);
     },
     close() {

@@ -41,6 +41,7 @@ import {
   type ValidateVolumeCapabilitiesResponse,
   type Volume,
 } from '../../csi/index.ts';
+import { adoptVolume, isAdoption } from './adopt.ts';
 import { copyData, detachLoop, fsUsage, loopDevicesOf, run } from './host.ts';
 import type { SnapshotRecord, VolumeKind, VolumeRecord } from './state.ts';
 import {
@@ -105,6 +106,8 @@ export function createControllerServer(ctx: DriverContext): ControllerService {
   };
 
   async function createVolume(req: CreateVolumeRequest): Promise<CreateVolumeResponse> {
+    // Taking over an existing image file (FlexVolume → CSI migration): adopt.ts.
+    if (isAdoption(req)) return { volume: toVolume(await adoptVolume(ctx, req)) };
     const name = req.name ?? '';
     const caps = req.volume_capabilities ?? [];
     const params = req.parameters ?? {};
@@ -259,11 +262,12 @@ export function createControllerServer(ctx: DriverContext): ControllerService {
   }
 
   async function controllerUnpublishVolume(req: ControllerUnpublishVolumeRequest): Promise<object> {
-    const vol = getVolume(ctx, req.volume_id ?? '');
+    // A volume or node this driver does not know cannot be attached anywhere,
+    // so it is already unpublished: the spec asks for OK, not NOT_FOUND, so
+    // that a CO retrying after DeleteVolume (or after losing a node) is done.
+    const vol = state.volumes.get(req.volume_id ?? '');
     const nodeId = req.node_id ?? '';
-    if (nodeId !== '' && nodeId !== ctx.nodeId) {
-      throw new CsiError('NOT_FOUND', `node ${nodeId} does not exist; this driver serves node ${ctx.nodeId}`);
-    }
+    if (vol === undefined || (nodeId !== '' && nodeId !== ctx.nodeId)) return {};
     const before = vol.attachments.length;
     vol.attachments = vol.attachments.filter((a) => nodeId !== '' && a.nodeId !== nodeId);
     await releaseLoopDevice(ctx, vol);
@@ -288,8 +292,7 @@ export function createControllerServer(ctx: DriverContext): ControllerService {
   }
 
   async function listVolumes(req: ListVolumesRequest): Promise<ListVolumesResponse> {
-    const all = [...state.volumes.values()].sort((a, b) => a.createdAtMs - b.createdAtMs || a.id.localeCompare(b.id));
-    const { page, next } = paginate(all, req.max_entries ?? 0, req.starting_token ?? '');
+    const { page, next } = paginate([...state.volumes.values()], req.max_entries ?? 0, req.starting_token ?? '');
     return {
       entries: page.map((vol) => ({
         volume: toVolume(vol),
@@ -370,7 +373,7 @@ export function createControllerServer(ctx: DriverContext): ControllerService {
   }
 
   async function listSnapshots(req: ListSnapshotsRequest): Promise<ListSnapshotsResponse> {
-    let all = [...state.snapshots.values()].sort((a, b) => a.createdAtMs - b.createdAtMs || a.id.localeCompare(b.id));
+    let all = [...state.snapshots.values()];
     if (req.snapshot_id) all = all.filter((s) => s.id === req.snapshot_id);
     if (req.source_volume_id) all = all.filter((s) => s.sourceVolumeId === req.source_volume_id);
     const { page, next } = paginate(all, req.max_entries ?? 0, req.starting_token ?? '');
@@ -444,15 +447,28 @@ export function chooseSize(kind: VolumeKind, fsType: string | undefined, range: 
   return size;
 }
 
-function paginate<T>(all: T[], maxEntries: number, startingToken: string): { page: T[]; next: string } {
+/** A record's place in list order: creation time, then id; compares as a plain string. */
+function listKey(r: { createdAtMs: number; id: string }): string {
+  return `${String(r.createdAtMs).padStart(15, '0')}_${r.id}`;
+}
+const LIST_TOKEN = /^\d{15}_.+$/s;
+
+/**
+ * One page of `records` in creation order. The next_token is the list key
+ * of the last entry returned, not an offset, so a page boundary survives
+ * records deleted or added between the calls: the next page starts right
+ * after that key, whether or not its record still exists, and nothing is
+ * listed twice. A token of any other shape was never given out: ABORTED, as
+ * the spec asks.
+ */
+function paginate<T extends { createdAtMs: number; id: string }>(records: T[], maxEntries: number, startingToken: string): { page: T[]; next: string } {
   if (maxEntries < 0) throw new CsiError('INVALID_ARGUMENT', 'max_entries must not be negative');
-  let start = 0;
-  if (startingToken !== '') {
-    start = Number(startingToken);
-    if (!Number.isInteger(start) || start < 0 || start > all.length) {
-      throw new CsiError('ABORTED', `invalid starting_token ${JSON.stringify(startingToken)}`);
-    }
+  if (startingToken !== '' && !LIST_TOKEN.test(startingToken)) {
+    throw new CsiError('ABORTED', `invalid starting_token ${JSON.stringify(startingToken)}`);
   }
-  const end = maxEntries > 0 ? Math.min(all.length, start + maxEntries) : all.length;
-  return { page: all.slice(start, end), next: end < all.length ? String(end) : '' };
+  const sorted = records.map((r) => ({ r, key: listKey(r) })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const rest = startingToken === '' ? sorted : sorted.filter((e) => e.key > startingToken);
+  const page = maxEntries > 0 ? rest.slice(0, maxEntries) : rest;
+  const next = page.length < rest.length ? page[page.length - 1]!.key : '';
+  return { page: page.map((e) => e.r), next };
 }

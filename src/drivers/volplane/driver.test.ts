@@ -299,7 +299,9 @@ describe('volplane driver: controller (attach required)', () => {
     await env.client.controller.ControllerUnpublishVolume({ volume_id: id, node_id: NODE });
     await env.client.controller.ControllerUnpublishVolume({ volume_id: id, node_id: NODE });
     assert.deepEqual(loopDevicesOf(imageOf(env, id)), []);
-    await rejectsWith(env.client.controller.ControllerUnpublishVolume({ volume_id: 'nope', node_id: NODE }), 'NOT_FOUND');
+    // Unknown volume or node: nothing can be attached, so it is already unpublished (the spec's SHOULD return OK).
+    await env.client.controller.ControllerUnpublishVolume({ volume_id: 'nope', node_id: NODE });
+    await env.client.controller.ControllerUnpublishVolume({ volume_id: id, node_id: 'other' });
     await env.client.controller.DeleteVolume({ volume_id: id });
   });
 
@@ -637,18 +639,23 @@ describe('volplane driver: no attach step', () => {
     await env.client.controller.DeleteVolume({ volume_id: id });
   });
 
-  it('A-3: a directory volume needs no staging; publish binds the directory, readonly honoured', async () => {
+  it('A-3: a directory volume is staged by record only; publish binds the directory, readonly honoured', async () => {
     const id = (await env.client.controller.CreateVolume({ name: 'a3', volume_capabilities: [MOUNT] })).volume.volume_id;
+    const staging = env.path('a3', 'globalmount');
     const rw = env.path('pods', 'a3', 'rw');
     const ro = env.path('pods', 'a3', 'ro');
-    await env.client.node.NodePublishVolume({ volume_id: id, target_path: rw, volume_capability: MOUNT });
-    await env.client.node.NodePublishVolume({ volume_id: id, target_path: ro, volume_capability: { mount: {}, access_mode: { mode: 'SINGLE_NODE_READER_ONLY' } } });
+    await rejectsWith(env.client.node.NodePublishVolume({ volume_id: id, staging_target_path: staging, target_path: rw, volume_capability: MOUNT }), 'FAILED_PRECONDITION');
+    await env.client.node.NodeStageVolume({ volume_id: id, staging_target_path: staging, volume_capability: MOUNT });
+    assert.equal(findmnt(staging), undefined);
+    await env.client.node.NodePublishVolume({ volume_id: id, staging_target_path: staging, target_path: rw, volume_capability: MOUNT });
+    await env.client.node.NodePublishVolume({ volume_id: id, staging_target_path: staging, target_path: ro, volume_capability: { mount: {}, access_mode: { mode: 'SINGLE_NODE_READER_ONLY' } } });
     await writeFile(join(rw, 'f.txt'), 'dir volume');
     assert.equal(await readFile(join(env.dir, 'data', 'volumes', id, 'f.txt'), 'utf8'), 'dir volume');
     await assert.rejects(writeFile(join(ro, 'g.txt'), 'x'), { code: 'EROFS' });
     const stats = await env.client.node.NodeGetVolumeStats({ volume_id: id, volume_path: rw });
     assert.ok(stats.usage.some((u) => u.unit === 'INODES'));
     for (const t of [rw, ro]) await env.client.node.NodeUnpublishVolume({ volume_id: id, target_path: t });
+    await env.client.node.NodeUnstageVolume({ volume_id: id, staging_target_path: staging });
     await env.client.controller.DeleteVolume({ volume_id: id });
   });
 });

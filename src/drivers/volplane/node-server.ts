@@ -2,8 +2,10 @@
 // the staging path), publish (bind mount into the target path), and their
 // reverses, plus stats and online expansion.
 //
-// Directory volumes have nothing to stage; their publish binds the directory
-// itself. A loop volume must be staged before it is published: staging is
+// Every volume is staged before it is published (the driver advertises
+// STAGE_UNSTAGE_VOLUME, which makes that the CO's duty and a precondition
+// here). A directory volume's staging only records the path; its publish
+// binds the directory itself. For a loop volume staging is
 // where its device is found or set up (never a second one for the same image)
 // and where the filesystem is created — only when blkid finds none, so a
 // volume is never formatted twice, not even after a driver restart.
@@ -51,9 +53,16 @@ import {
   requestedFsType,
   type DriverContext,
 } from './volumes.ts';
+import type { VolumeRecord } from './state.ts';
 
 export function createNodeServer(ctx: DriverContext): NodeService {
   const { state } = ctx;
+
+  /** The volume recorded as published at `target`, if any. */
+  const publisherOf = (target: string): VolumeRecord | undefined => {
+    for (const v of state.volumes.values()) if (v.publications.some((p) => p.targetPath === target)) return v;
+    return undefined;
+  };
 
   async function nodeStageVolume(req: NodeStageVolumeRequest): Promise<object> {
     const vol = getVolume(ctx, req.volume_id ?? '');
@@ -119,8 +128,12 @@ export function createNodeServer(ctx: DriverContext): NodeService {
   async function nodeUnstageVolume(req: NodeUnstageVolumeRequest): Promise<object> {
     const vol = getVolume(ctx, req.volume_id ?? '');
     const stagingPath = req.staging_target_path ?? '';
-    if (vol.staging !== undefined && vol.staging.path !== stagingPath) {
-      throw new CsiError('FAILED_PRECONDITION', `volume ${vol.id} is staged at ${vol.staging.path}, not ${stagingPath}`);
+    if (vol.staging === undefined || vol.staging.path !== stagingPath) {
+      // Not staged here: already done. Whatever is mounted at this path is
+      // not this volume's (the CO may share one staging path between volumes
+      // in turn), so it is left alone; a device no one holds is released.
+      if (vol.staging === undefined) await releaseLoopDevice(ctx, vol);
+      return {};
     }
     if (vol.publications.length > 0) {
       throw new CsiError('FAILED_PRECONDITION', `volume ${vol.id} is still published at ${vol.publications.map((p) => p.targetPath).join(', ')}`);
@@ -152,18 +165,24 @@ export function createNodeServer(ctx: DriverContext): NodeService {
       return {};
     }
 
-    let source: string;
-    if (vol.kind === 'directory') {
-      source = vol.path;
-    } else {
-      if (vol.staging === undefined || vol.staging.path !== stagingPath || stagingPath === '') {
-        throw new CsiError('FAILED_PRECONDITION', `volume ${vol.id} must be staged at ${stagingPath || '(no staging path given)'} before it is published`);
-      }
-      if (vol.staging.block !== block) {
-        throw new CsiError('INVALID_ARGUMENT', `volume ${vol.id} is staged for ${vol.staging.block ? 'block' : 'mount'} access`);
-      }
-      source = block ? await ensureLoopDevice(ctx, vol) : stagingPath;
+    // The driver advertises STAGE_UNSTAGE_VOLUME, so the spec makes staging
+    // a precondition of every publish, for directory volumes too (their
+    // staging only records the path): the CO must pass the staging path,
+    // and publishing before NodeStageVolume is FAILED_PRECONDITION.
+    if (stagingPath === '') {
+      throw new CsiError('INVALID_ARGUMENT', 'Staging target path missing in request: this driver has STAGE_UNSTAGE_VOLUME');
     }
+    if (vol.staging === undefined || vol.staging.path !== stagingPath) {
+      throw new CsiError('FAILED_PRECONDITION', `volume ${vol.id} must be staged at ${stagingPath} before it is published`);
+    }
+    if (vol.staging.block !== block) {
+      throw new CsiError('INVALID_ARGUMENT', `volume ${vol.id} is staged for ${vol.staging.block ? 'block' : 'mount'} access`);
+    }
+    const holder = publisherOf(target);
+    if (holder !== undefined && holder !== vol) {
+      throw new CsiError('FAILED_PRECONDITION', `target path ${target} already holds volume ${holder.id}`);
+    }
+    const source = vol.kind === 'directory' ? vol.path : block ? await ensureLoopDevice(ctx, vol) : stagingPath;
 
     if (block) {
       await mkdir(dirname(target), { recursive: true });
@@ -180,9 +199,13 @@ export function createNodeServer(ctx: DriverContext): NodeService {
   async function nodeUnpublishVolume(req: NodeUnpublishVolumeRequest): Promise<object> {
     const vol = getVolume(ctx, req.volume_id ?? '');
     const target = req.target_path ?? '';
+    const pub = vol.publications.find((p) => p.targetPath === target);
+    // Another volume published at this path is not ours to undo; this volume
+    // is simply not published there, which is success.
+    const holder = publisherOf(target);
+    if (holder !== undefined && holder !== vol) return {};
     // A target may carry more than one mount if a crash repeated a publish.
     while ((await mountAt(target)) !== undefined) await unmount(target);
-    const pub = vol.publications.find((p) => p.targetPath === target);
     if (await pathExists(target)) {
       if (pub?.block === true) await rm(target, { force: true });
       else await rmdir(target).catch(() => rm(target, { force: true }));
@@ -197,12 +220,25 @@ export function createNodeServer(ctx: DriverContext): NodeService {
   async function nodeGetVolumeStats(req: NodeGetVolumeStatsRequest): Promise<NodeGetVolumeStatsResponse> {
     const vol = getVolume(ctx, req.volume_id ?? '');
     const path = req.volume_path ?? '';
-    if (!(await pathExists(path))) throw new CsiError('NOT_FOUND', `volume path ${path} does not exist`);
+    // The spec's NOT_FOUND: the volume "does not exist on the specified
+    // volume_path" — a path that merely exists is not enough, it must be one
+    // where this volume is published or staged, and still mounted there.
+    const notHere = (why: string): CsiError => new CsiError('NOT_FOUND', `volume ${vol.id} is not available at ${path}: ${why}`);
     const pub = vol.publications.find((p) => p.targetPath === path);
-    if (pub?.block === true || (vol.staging?.block === true && vol.staging.path === path)) {
+    const staged = vol.staging !== undefined && vol.staging.path === path ? vol.staging : undefined;
+    if (pub === undefined && staged === undefined) throw notHere('it is neither published nor staged there');
+    if (!(await pathExists(path))) throw notHere('the path does not exist');
+    let statPath = path;
+    if (pub !== undefined || (staged !== undefined && vol.kind === 'loop' && !staged.block)) {
+      if ((await mountAt(path)) === undefined) throw notHere('nothing is mounted there any more');
+    } else if (vol.kind === 'directory') {
+      // A directory volume's staging path holds no mount; its data is the directory itself.
+      statPath = vol.path;
+    }
+    if (pub?.block === true || staged?.block === true) {
       return { usage: [{ unit: 'BYTES', total: vol.capacityBytes }] };
     }
-    const usage = await fsUsage(path);
+    const usage = await fsUsage(statPath);
     return {
       usage: [
         { unit: 'BYTES', total: usage.totalBytes, available: usage.availableBytes, used: usage.usedBytes },
