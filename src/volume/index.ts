@@ -40,7 +40,7 @@ export {
   validateSubPath,
   type SubPath,
 } from './util/subpath.ts';
-export { setVolumeOwnership } from './util/volume-ownership.ts';
+export { requiresPermissionChange, setVolumeOwnership, type FsGroupChangePolicy } from './util/volume-ownership.ts';
 export { MissingKeyError, ObjectNotFoundError, DEFAULT_PROJECTION_MODE } from './util/projection-mounter.ts';
 export * from './plugins/empty-dir/index.ts';
 export * from './plugins/host-path/index.ts';

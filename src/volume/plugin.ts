@@ -29,6 +29,7 @@ import type { KubeObject } from '../apimachinery/index.ts';
 import type { PersistentVolume } from '../api/core/volume-types.ts';
 import { CancelledError } from '../base/index.ts';
 import type { MountUtil } from './mount/index.ts';
+import type { FsGroupChangePolicy } from './util/volume-ownership.ts';
 import type { CsiDriverRegistry } from './plugins/csi/registry.ts';
 import type { Pod, PodVolume } from './types.ts';
 
@@ -84,6 +85,8 @@ export interface NewMounterOptions {
 export interface SetUpArgs {
   /** The pod's securityContext.fsGroup: files get this group and group access. */
   fsGroup?: number;
+  /** The pod's securityContext.fsGroupChangePolicy (default Always). */
+  fsGroupChangePolicy?: FsGroupChangePolicy;
   signal: AbortSignal;
 }
 

@@ -3,6 +3,13 @@
 // group; files gain group read (and write unless the volume is read-only),
 // directories also gain setgid and group execute so new files inherit the
 // group. Symlinks are re-grouped but never chmod'ed (that would follow them).
+//
+// The pod's `securityContext.fsGroupChangePolicy` decides whether the walk
+// happens at all: `Always` (the default) walks every time the volume is set
+// up; `OnRootMismatch` skips it when the volume's root already has the group,
+// setgid and the group permissions the walk would give it — upstream's
+// requiresPermissionChange — so a large volume is not re-walked on every
+// mount.
 
 import { chmod, lchown, lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,9 +19,25 @@ const RO_MASK = 0o440;
 const EXEC_MASK = 0o110;
 const SETGID = 0o2000;
 
-/** Applies fsGroup to `dir` and everything below it. A no-op without fsGroup. */
-export async function setVolumeOwnership(dir: string, fsGroup: number | undefined, readOnly: boolean): Promise<void> {
+export type FsGroupChangePolicy = 'Always' | 'OnRootMismatch';
+
+/** Whether the root of a volume lacks the group, setgid or group permissions fsGroup asks for. */
+export async function requiresPermissionChange(dir: string, fsGroup: number, readOnly: boolean): Promise<boolean> {
+  const st = await lstat(dir);
+  if (st.gid !== fsGroup) return true;
+  if (!st.isDirectory()) return (st.mode & (readOnly ? RO_MASK : RW_MASK)) !== (readOnly ? RO_MASK : RW_MASK);
+  if ((st.mode & SETGID) === 0) return true;
+  const wanted = (readOnly ? RO_MASK : RW_MASK) | EXEC_MASK;
+  return (st.mode & wanted) !== wanted;
+}
+
+/**
+ * Applies fsGroup to `dir` and everything below it. A no-op without fsGroup,
+ * and with policy `OnRootMismatch` when the root already matches.
+ */
+export async function setVolumeOwnership(dir: string, fsGroup: number | undefined, readOnly: boolean, policy: FsGroupChangePolicy = 'Always'): Promise<void> {
   if (fsGroup === undefined) return;
+  if (policy === 'OnRootMismatch' && !(await requiresPermissionChange(dir, fsGroup, readOnly))) return;
   const visit = async (path: string): Promise<void> => {
     const st = await lstat(path);
     await lchown(path, -1, fsGroup);

@@ -149,7 +149,7 @@ export class CsiMounter implements Mounter {
     return wrapSetup(CSI_PLUGIN_NAME, this.#source.specName, () => this.#setUp(args));
   }
 
-  async #setUp({ fsGroup, signal }: SetUpArgs): Promise<void> {
+  async #setUp({ fsGroup, fsGroupChangePolicy, signal }: SetUpArgs): Promise<void> {
     const ctx = this.#ctx;
     const source = this.#source;
     const driver = source.kind === 'persistent' ? source.pv.driver : source.inline.driver;
@@ -279,7 +279,7 @@ export class CsiMounter implements Mounter {
 
     if (!this.#block && !mountGroup && supportsFSGroup(this.#spec, source, fsType, fsGroup, fsGroupPolicy, this.#readOnly)) {
       try {
-        await setVolumeOwnership(target, fsGroup, false);
+        await setVolumeOwnership(target, fsGroup, false, fsGroupChangePolicy);
       } catch (err) {
         // Mounted but unusable: the error stands, and the mount is torn down with the pod.
         throw fail(`applyFSGroup failed for vol ${this.#volumeHandle}: ${errorMessage(err)}`, err);

@@ -94,7 +94,7 @@ class EmptyDirMounter implements Mounter {
         await setupTmpfs(this.#host.mountUtil, this.#dir, this.#size, { signal: args.signal, timeoutMs: this.#opts.mountTimeoutMs });
         // Like upstream, the tmpfs root keeps the kernel's 1777 (sticky, world-writable).
       }
-      await setVolumeOwnership(this.#dir, args.fsGroup, false);
+      await setVolumeOwnership(this.#dir, args.fsGroup, false, args.fsGroupChangePolicy);
     });
   }
 }
