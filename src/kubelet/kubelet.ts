@@ -4,7 +4,9 @@
 // and the kubelet ties them to the API:
 //
 //   registration + status  (node-status.ts)  Node with labels, capacity,
-//                                            conditions, addresses, nodeInfo
+//                                            conditions, addresses, nodeInfo,
+//                                            volumesInUse (from the volume
+//                                            manager, written soon after it changes)
 //   heartbeat              (node-lease.ts)   Lease in kube-node-lease, 10 s
 //   volume manager         run(signal)       mounts what pods need
 //   pod workers            (pod-workers.ts)  pods bound here → containers,
@@ -23,7 +25,7 @@ import type { MountUtil } from '../volume/index.ts';
 import type { BackoffOptions } from './backoff.ts';
 import { readMachineInfo, type MachineInfo } from './machine-info.ts';
 import { NodeLease } from './node-lease.ts';
-import { DEFAULT_KUBELET_PORT, NodeStatusManager } from './node-status.ts';
+import { DEFAULT_KUBELET_PORT, NodeStatusManager, volumesInUseOf } from './node-status.ts';
 import { PodWorkers } from './pod-workers.ts';
 import type { Runtime } from './runtime/types.ts';
 import type { VolumeManager } from './volumemanager/types.ts';
@@ -84,6 +86,8 @@ export async function startKubelet(options: KubeletOptions, signal?: AbortSignal
   const machine = await readMachineInfo(options.root, options.address);
   const port = options.port ?? DEFAULT_KUBELET_PORT;
   const timing = options.timing ?? {};
+  const vm = options.volumeManager;
+  const volumesInUse = volumesInUseOf(vm);
   const nodeStatus = new NodeStatusManager({
     client: options.client,
     nodeName: options.nodeName,
@@ -91,6 +95,7 @@ export async function startKubelet(options: KubeletOptions, signal?: AbortSignal
     port,
     logger,
     ...(timing.nodeStatusUpdateFrequencyMs === undefined ? {} : { updateFrequencyMs: timing.nodeStatusUpdateFrequencyMs }),
+    ...(volumesInUse === undefined ? {} : { volumesInUse }),
   });
 
   // Registration is retried like upstream's registerWithAPIServer (100 ms doubling to 7 s).
@@ -134,6 +139,7 @@ export async function startKubelet(options: KubeletOptions, signal?: AbortSignal
     ...(timing.volumeMountTimeoutMs === undefined ? {} : { volumeMountTimeoutMs: timing.volumeMountTimeoutMs }),
   });
 
+  const inUseSubscription = vm.onVolumesInUseChange?.(() => nodeStatus.requestSync());
   const loop = (name: string, p: Promise<void>): Promise<void> =>
     p.catch((err: unknown) => {
       if (!stop.signal.aborted) logger.error({ err: toError(err), loop: name }, 'kubelet loop failed');
@@ -155,6 +161,7 @@ export async function startKubelet(options: KubeletOptions, signal?: AbortSignal
         stop.abort();
         signal?.removeEventListener('abort', onOuterAbort);
         await Promise.all(running);
+        inUseSubscription?.dispose();
         logger.info('kubelet stopped');
       })();
       return stopped;

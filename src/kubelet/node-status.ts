@@ -9,12 +9,21 @@
 // lifecycle controller marked it Unknown: the stored Ready differs from ours.
 // Liveness itself is the Lease's job (node-lease.ts), so heartbeat times alone
 // never trigger a write.
+//
+// `status.volumesInUse` (the unique names of the attachable / device-mounted
+// volumes this node uses, from the volume manager) rides along: a change of
+// it is a difference like any other, and requestSync() runs a check at once
+// instead of at the next tick, because the volume manager waits for the
+// stored list before it mounts an attached volume (and the AD controller
+// waits for a name to leave it before it detaches). While the volume manager
+// has not rebuilt its state after a start, the field is left as stored.
 
 import type { KubeObject } from '../apimachinery/index.ts';
 import { canonicalQuantity, formatTime } from '../apimachinery/index.ts';
 import type { Logger } from '../base/index.ts';
 import { ApiError, resourcePath, resources, type RestClient } from '../client/index.ts';
 import type { MachineInfo } from './machine-info.ts';
+import type { VolumeManager } from './volumemanager/types.ts';
 
 export const KUBELET_VERSION = 'v1.32.0-volplane';
 export const CONTAINER_RUNTIME_VERSION = 'volplane://0.1.0';
@@ -145,9 +154,30 @@ function canonicalOrSelf(v: string): string {
   }
 }
 
-/** Whether the stored status differs from the wanted one in anything but heartbeat times. */
+/** A string list field as a sorted list ([] for absent or null). */
+function listField(v: unknown): string[] {
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string').sort() : [];
+}
+
+/**
+ * Whether the stored status differs from the wanted one in anything but
+ * heartbeat times. `volumesInUse` counts only when `wanted` has the field
+ * (null meaning "none"); absent means "not ours to say yet".
+ */
 export function nodeStatusChanged(stored: Partial<NodeStatus> | undefined, wanted: NodeStatus): boolean {
-  return JSON.stringify(comparable(stored)) !== JSON.stringify(comparable(wanted));
+  if (JSON.stringify(comparable(stored)) !== JSON.stringify(comparable(wanted))) return true;
+  if (!('volumesInUse' in wanted)) return false;
+  return JSON.stringify(listField(stored?.volumesInUse)) !== JSON.stringify(listField(wanted.volumesInUse));
+}
+
+/**
+ * The `volumesInUse` option for a volume manager: its list once it has
+ * rebuilt its state, undefined before (upstream's VolumesInUse setter with
+ * its synced check). undefined for a volume manager without the methods.
+ */
+export function volumesInUseOf(vm: Pick<VolumeManager, 'getVolumesInUse' | 'reconcilerStatesHasBeenSynced'>): (() => string[] | undefined) | undefined {
+  if (vm.getVolumesInUse === undefined) return undefined;
+  return () => (vm.reconcilerStatesHasBeenSynced?.() === false ? undefined : vm.getVolumesInUse?.());
 }
 
 export interface NodeStatusManagerOptions {
@@ -160,6 +190,12 @@ export interface NodeStatusManagerOptions {
   updateFrequencyMs?: number;
   /** Default 5 min (upstream nodeStatusReportFrequency). */
   reportFrequencyMs?: number;
+  /**
+   * `status.volumesInUse`, sorted; undefined while it is not known (the
+   * volume manager has not rebuilt its state yet), which leaves the stored
+   * field alone. Unset: the field is never written.
+   */
+  volumesInUse?: () => string[] | undefined;
 }
 
 /** Registers the node, then keeps its status current until `signal` aborts. */
@@ -167,6 +203,9 @@ export class NodeStatusManager {
   readonly #o: NodeStatusManagerOptions;
   readonly #path: string;
   #lastReport = 0;
+  /** A check was asked for (requestSync) and not started yet. */
+  #syncRequested = false;
+  #wake: (() => void) | undefined;
   /** The registered node's uid (for the Lease's owner reference). */
   uid: string | undefined;
 
@@ -216,6 +255,9 @@ export class NodeStatusManager {
     this.uid = stored.metadata.uid;
     const now = new Date();
     const wanted = desiredNodeStatus(this.#o.info, this.#o.port, stored.status, now);
+    const inUse = this.#o.volumesInUse?.();
+    // Merge patch: null removes the field, as upstream's omitempty leaves it out.
+    if (inUse !== undefined) wanted.volumesInUse = inUse.length === 0 ? null : [...inUse].sort();
     const due = now.getTime() - this.#lastReport >= (this.#o.reportFrequencyMs ?? 300_000);
     if (!due && !nodeStatusChanged(stored.status, wanted)) return false;
     await this.#o.client.patch(`${this.#path}/status`, { status: wanted });
@@ -223,10 +265,22 @@ export class NodeStatusManager {
     return true;
   }
 
+  /** Runs a status check as soon as the loop is free (a volumesInUse change), rather than at the next tick. */
+  requestSync(): void {
+    this.#syncRequested = true;
+    this.#wake?.();
+  }
+
   async run(signal: AbortSignal): Promise<void> {
     const every = this.#o.updateFrequencyMs ?? 10_000;
     while (!signal.aborted) {
-      await sleep(every, signal);
+      if (!this.#syncRequested) {
+        const woken = new AbortController();
+        this.#wake = () => woken.abort();
+        await sleep(every, AbortSignal.any([signal, woken.signal]));
+        this.#wake = undefined;
+      }
+      this.#syncRequested = false;
       if (signal.aborted) return;
       try {
         await this.syncStatus();

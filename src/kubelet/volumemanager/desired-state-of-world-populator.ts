@@ -10,6 +10,9 @@
 //     source says so;
 //   - `ephemeral`: the claim `<pod>-<volume>`, which must be controlled by
 //     the pod (else it belongs to someone else and must not be used).
+// A device-mountable plugin (FlexVolume, CSI) is also asked for the
+// volume's unique name and whether it is attached and device-mounted; those
+// answers decide the reconciler's device steps and the node's volumesInUse.
 // A failure is recorded on the pod (waitForAttachAndMount lists it), told
 // the user as a FailedMount event, and retried with the executor's
 // exponential backoff — one event per step, not one per pass.
@@ -26,9 +29,9 @@ import type { Logger } from '../../base/index.ts';
 import { toError } from '../../base/index.ts';
 import type { EventRecorder, RestClient } from '../../client/index.ts';
 import { ApiError, resourcePath, resources } from '../../client/index.ts';
-import type { Pod, PodVolume, VolumePluginManager, VolumeSpec } from '../../volume/index.ts';
-import { volumeSpecName } from '../../volume/index.ts';
-import type { DesiredStateOfWorld } from './cache/desired-state-of-world.ts';
+import type { DeviceMountableVolumePlugin, Pod, PodVolume, VolumePluginManager, VolumeSpec } from '../../volume/index.ts';
+import { isDeviceMountable, volumeSpecName } from '../../volume/index.ts';
+import type { DesiredDevice, DesiredStateOfWorld } from './cache/desired-state-of-world.ts';
 import { podSpecVolumes } from './cache/desired-state-of-world.ts';
 import type { ExponentialBackoff } from './operation-executor.ts';
 import { volumeKey } from './operation-executor.ts';
@@ -144,6 +147,7 @@ export class DesiredStateOfWorldPopulator {
     try {
       const spec = await this.createVolumeSpec(pod, volume, signal);
       const plugin = this.#o.plugins.findPluginBySpec(spec);
+      const device = isDeviceMountable(plugin) ? await resolveDevice(plugin, spec, volume.name, signal) : undefined;
       let objectVersion = '';
       if (plugin.requiresRemount === true && spec.volume !== undefined) {
         objectVersion = await this.#objectVersion(pod, spec.volume, signal);
@@ -156,6 +160,7 @@ export class DesiredStateOfWorldPopulator {
         spec,
         plugin,
         contentVersion: this.#contentVersion(pod, volume, objectVersion),
+        ...(device === undefined ? {} : { device }),
       });
       if (!added) return;
       if (plugin.requiresRemount === true) this.#objectVersions.set(key, objectVersion);
@@ -289,6 +294,28 @@ export class DesiredStateOfWorldPopulator {
       }
     }
     if (changed) this.#o.onChange();
+  }
+}
+
+/** A device-mountable plugin's answers about `spec`. Throws VolumeSpecError with upstream's wording. */
+async function resolveDevice(plugin: DeviceMountableVolumePlugin, spec: VolumeSpec, outerName: string, signal: AbortSignal): Promise<DesiredDevice> {
+  let uniqueVolumeName: string;
+  try {
+    uniqueVolumeName = await plugin.getUniqueVolumeName(spec, signal);
+  } catch (err) {
+    throw new VolumeSpecError(
+      outerName,
+      `failed to GetUniqueVolumeNameFromSpec for volumeSpec "${volumeSpecName(spec)}" using volume plugin "${plugin.name}" err=${toError(err).message}`,
+      { cause: err },
+    );
+  }
+  try {
+    const [requiresAttach, requiresDeviceMount] = await Promise.all([plugin.requiresAttach(spec, signal), plugin.requiresDeviceMount(spec, signal)]);
+    return { uniqueVolumeName, requiresAttach, requiresDeviceMount };
+  } catch (err) {
+    throw new VolumeSpecError(outerName, `failed to check whether volume "${volumeSpecName(spec)}" is attachable using volume plugin "${plugin.name}": ${toError(err).message}`, {
+      cause: err,
+    });
   }
 }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { silentLogger } from '../../base/index.ts';
-import { ExponentialBackoff, OperationExecutor } from './operation-executor.ts';
+import { ExponentialBackoff, OperationExecutor, type OperationKey } from './operation-executor.ts';
 
 describe('ExponentialBackoff', () => {
   it('1 doubles from the initial delay up to the maximum; a success resets it', () => {
@@ -40,4 +40,28 @@ describe('OperationExecutor', () => {
     assert.equal(ex.run('p/a', 'mount', async () => {}), true);
     await ex.drain();
   });
+
+  const nested: { name: string; first: OperationKey | string; second: OperationKey | string; runs: boolean }[] = [
+    { name: '3a a volume-wide op (device mount) holds off a pod op on that volume', first: { volume: 'u' }, second: { volume: 'u', pod: 'p1' }, runs: false },
+    { name: '3b a pod op holds off a volume-wide op (UnmountDevice) on that volume', first: { volume: 'u', pod: 'p1' }, second: { volume: 'u' }, runs: false },
+    { name: '3c pod ops of two pods on one volume run side by side', first: { volume: 'u', pod: 'p1' }, second: { volume: 'u', pod: 'p2' }, runs: true },
+    { name: '3d the same pair twice is refused', first: { volume: 'u', pod: 'p1' }, second: { volume: 'u', pod: 'p1' }, runs: false },
+    { name: '3e volume-wide ops of two volumes run side by side', first: { volume: 'u' }, second: { volume: 'v' }, runs: true },
+    { name: '3f a plain string key is a volume-wide key', first: 'u', second: { volume: 'u', pod: 'p1' }, runs: false },
+  ];
+  for (const row of nested) {
+    it(row.name, async () => {
+      const ex = new OperationExecutor({ logger: silentLogger(), backoff: new ExponentialBackoff(), onSettled: () => {} });
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      assert.equal(ex.run(row.first, 'mount', () => gate), true);
+      assert.equal(ex.isPending(row.second), !row.runs);
+      assert.equal(ex.run(row.second, 'unmount', async () => {}), row.runs);
+      release();
+      await ex.drain();
+      assert.equal(ex.isPending(row.first), false);
+      assert.equal(ex.run(row.second, 'unmount', async () => {}), true, 'free once the first settled');
+      await ex.drain();
+    });
+  }
 });

@@ -4,6 +4,14 @@
 // at once — a second request while one is in flight is refused, not queued;
 // the next pass asks again. Upstream's nestedpendingoperations, in short.
 //
+// Keys nest as upstream's (volume name, pod name) pairs: an operation keyed by
+// a volume alone (a device-mountable volume's mount, its UnmountDevice)
+// excludes every operation on that volume, whatever the pod; one keyed by
+// volume and pod excludes only the same pair and the volume-wide ones. That
+// is what serialises the one device mount a volume has per node with the
+// pod-level tearDowns of the pods sharing it. A plain string key is a volume
+// with no pod.
+//
 // A failed operation backs off exponentially (500 ms doubling to 2 min,
 // upstream's figures), per volume and per kind of operation: a mount that
 // keeps failing must not delay the unmount that follows its pod's removal.
@@ -13,7 +21,28 @@
 import type { Logger } from '../../base/index.ts';
 import { toError } from '../../base/index.ts';
 
-export type OperationKind = 'mount' | 'unmount' | 'resolve';
+export type OperationKind = 'mount' | 'unmount' | 'unmountDevice' | 'resolve';
+
+/** A (volume, pod) pair; `pod` unset means the whole volume (upstream's EmptyUniquePodName). */
+export interface OperationKey {
+  volume: string;
+  pod?: string;
+}
+
+function normaliseKey(key: string | OperationKey): OperationKey {
+  return typeof key === 'string' ? { volume: key } : key;
+}
+
+/** The key as one string (for backoff and logs); a volume-only key is the volume itself. */
+export function operationKeyString(key: string | OperationKey): string {
+  const k = normaliseKey(key);
+  return k.pod === undefined ? k.volume : `${k.volume}\u0000${k.pod}`;
+}
+
+/** Whether two keys exclude each other: same volume, and one of them is volume-wide or both name the same pod. */
+function conflicts(a: OperationKey, b: OperationKey): boolean {
+  return a.volume === b.volume && (a.pod === undefined || b.pod === undefined || a.pod === b.pod);
+}
 
 export const DEFAULT_INITIAL_BACKOFF_MS = 500;
 export const DEFAULT_MAX_BACKOFF_MS = 120_000;
@@ -69,30 +98,33 @@ export interface OperationExecutorOptions {
 }
 
 export class OperationExecutor {
-  readonly #pending = new Map<string, Promise<void>>();
+  readonly #pending = new Map<string, { key: OperationKey; done: Promise<void> }>();
   readonly #opts: OperationExecutorOptions;
 
   constructor(opts: OperationExecutorOptions) {
     this.#opts = opts;
   }
 
-  /** Whether an operation on `key` is in flight. */
-  isPending(key: string): boolean {
-    return this.#pending.has(key);
+  /** Whether an operation whose key conflicts with `key` is in flight. */
+  isPending(key: string | OperationKey): boolean {
+    const k = normaliseKey(key);
+    for (const p of this.#pending.values()) if (conflicts(p.key, k)) return true;
+    return false;
   }
 
   /** Whether operations of `kind` on `key` are refused because the last one failed recently. */
-  isBackingOff(key: string, kind: OperationKind): boolean {
-    return this.#opts.backoff.isBackingOff(`${key}|${kind}`);
+  isBackingOff(key: string | OperationKey, kind: OperationKind): boolean {
+    return this.#opts.backoff.isBackingOff(`${operationKeyString(key)}|${kind}`);
   }
 
   /**
-   * Starts `op` for `key` unless an operation on `key` is in flight or
-   * `kind` is backing off there; returns whether it started. The operation
-   * reports its own failures; a rejection only starts the backoff.
+   * Starts `op` for `key` unless a conflicting operation is in flight or
+   * `kind` is backing off for `key`; returns whether it started. The
+   * operation reports its own failures; a rejection only starts the backoff.
    */
-  run(key: string, kind: OperationKind, op: () => Promise<void>): boolean {
-    if (this.#pending.has(key) || this.isBackingOff(key, kind)) return false;
+  run(keyIn: string | OperationKey, kind: OperationKind, op: () => Promise<void>): boolean {
+    if (this.isPending(keyIn) || this.isBackingOff(keyIn, kind)) return false;
+    const key = operationKeyString(keyIn);
     const backoffKey = `${key}|${kind}`;
     const done = (async () => {
       try {
@@ -106,13 +138,14 @@ export class OperationExecutor {
         this.#opts.onSettled();
       }
     })();
-    this.#pending.set(key, done);
+    // Ops are async functions: `done` settles after this line, so the delete above never precedes the set.
+    this.#pending.set(key, { key: normaliseKey(keyIn), done });
     return true;
   }
 
   /** Resolves when no operation is in flight (those started meanwhile included). */
   async drain(): Promise<void> {
-    while (this.#pending.size > 0) await Promise.all(this.#pending.values());
+    while (this.#pending.size > 0) await Promise.all([...this.#pending.values()].map((p) => p.done));
   }
 }
 

@@ -16,25 +16,34 @@
 // source). Then each volume found is:
 //   - of a desired pod, matched to a resolved volume (same plugin, same
 //     inner name): adopted as Mounted, as it is — never set up again, so
-//     nothing is remounted or reformatted. Exception: a Memory emptyDir whose
-//     directory is not a mount point is Uncertain (its tmpfs is gone, after
-//     a reboot say), so setUp mounts it again;
+//     nothing is remounted or reformatted. Exceptions: a Memory emptyDir or
+//     a device-mountable volume whose directory is not a mount point is
+//     Uncertain (its mount is gone, after a reboot say), so setUp (and
+//     mountDevice, unless the device is found mounted) runs again;
 //   - of a desired pod but not matched: Uncertain under its inner name; the
 //     reconciler tears it down unless the pod's spec names it;
 //   - of any other pod: Uncertain, so the first pass tears it down and
 //     removes the emptied pod directories.
+// A volume of a device-mountable plugin (FlexVolume, CSI) also tells, through
+// the plugin's reconstructDeviceMount, which unique volume it is and where
+// its device is mounted: a device mount path that is a mount point is
+// recorded DeviceGloballyMounted (so a desired volume is neither mounted nor
+// formatted again and an undesired one gets unmountDevice after its
+// tearDown); one that exists but is not a mount point is uncertain (the next
+// mount or unmountDevice sorts it out). When the plugin cannot tell and no
+// desired volume matches, the volume is torn down without its device step.
 // Leftover subPath binds of pods that are not desired are cleaned here.
 // A directory whose plugin is unknown is left alone with a warning: we do not
 // delete what we cannot interpret.
 
-import { readdir, realpath } from 'node:fs/promises';
+import { lstat, readdir, realpath } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { Logger } from '../../base/index.ts';
 import { toError } from '../../base/index.ts';
 import type { RestClient } from '../../client/index.ts';
 import { resourcePath, resources } from '../../client/index.ts';
-import type { MountUtil, Pod, VolumePluginManager } from '../../volume/index.ts';
-import { cleanSubPaths, CONTAINER_SUBPATH_DIRECTORY_NAME, EMPTY_DIR_PLUGIN_NAME, podDir, podVolumeDir, STORAGE_MEDIUM_MEMORY } from '../../volume/index.ts';
+import type { MountUtil, Pod, ReconstructedDeviceMount, VolumePluginManager } from '../../volume/index.ts';
+import { isDeviceMountable, cleanSubPaths, CONTAINER_SUBPATH_DIRECTORY_NAME, EMPTY_DIR_PLUGIN_NAME, podDir, podVolumeDir, STORAGE_MEDIUM_MEMORY } from '../../volume/index.ts';
 import type { ActualStateOfWorld } from './cache/actual-state-of-world.ts';
 import type { DesiredStateOfWorld } from './cache/desired-state-of-world.ts';
 import { removeEmptyPodDirs } from './reconciler.ts';
@@ -111,6 +120,8 @@ export async function reconstruct(o: ReconstructOptions): Promise<void> {
   const realRoot = await realpath(o.root).catch(() => o.root);
   const mountPoints = new Set((await o.mountUtil.listMounts()).map((m) => m.mountPoint));
   const isMountPoint = (path: string): boolean => mountPoints.has(join(realRoot, relative(o.root, path)));
+  const isMountPointAnywhere = async (path: string): Promise<boolean> => mountPoints.has(await realpath(path).catch(() => path));
+  const existsPath = (path: string): Promise<boolean> => lstat(path).then(() => true, () => false);
 
   for (const found of volumes) {
     let plugin;
@@ -120,6 +131,23 @@ export async function reconstruct(o: ReconstructOptions): Promise<void> {
       o.logger.warn({ path: found.path, err: toError(err) }, 'volume directory of an unknown plugin left alone');
       continue;
     }
+    let device: ReconstructedDeviceMount | undefined;
+    if (isDeviceMountable(plugin)) {
+      try {
+        device = await plugin.reconstructDeviceMount(found.podUid, found.innerName, o.signal);
+      } catch (err) {
+        o.logger.warn({ path: found.path, err: toError(err) }, 'could not tell the device of a reconstructed volume; it is torn down without unmountDevice');
+      }
+      if (device !== undefined && o.asw.getDevice(device.uniqueVolumeName) === undefined) {
+        const record = { uniqueVolumeName: device.uniqueVolumeName, pluginName: plugin.name, devicePath: '', deviceMountPath: device.deviceMountPath };
+        if (await isMountPointAnywhere(device.deviceMountPath)) {
+          o.logger.info({ uniqueVolumeName: device.uniqueVolumeName, deviceMountPath: device.deviceMountPath }, 'reconstructed device adopted as globally mounted');
+          o.asw.markDeviceAsMounted(record);
+        } else if (await existsPath(device.deviceMountPath)) {
+          o.asw.markDeviceAsUncertain(record);
+        }
+      }
+    }
     const base = {
       podUid: found.podUid,
       innerName: found.innerName,
@@ -128,11 +156,14 @@ export async function reconstruct(o: ReconstructOptions): Promise<void> {
       readOnly: false,
       contentVersion: '',
       setUpAt: o.now(),
+      ...(device === undefined ? {} : { uniqueVolumeName: device.uniqueVolumeName }),
     };
     const pod = o.dsw.getPod(found.podUid);
     const match = pod === undefined
       ? undefined
       : o.dsw.volumesToMount().find((d) => d.podUid === found.podUid && d.plugin.name === plugin.name && d.innerName === found.innerName);
+    // The resolved spec knows the unique name for sure; what was read from disk is second best.
+    if (match?.device !== undefined) base.uniqueVolumeName = match.device.uniqueVolumeName;
     if (pod === undefined || match === undefined) {
       o.logger.info({ path: found.path, desired: pod !== undefined, mounted: isMountPoint(found.path) }, 'reconstructed volume to tear down');
       o.asw.markVolumeMountAsUncertain({ ...base, outerName: found.innerName });
@@ -148,6 +179,12 @@ export async function reconstruct(o: ReconstructOptions): Promise<void> {
     const memory = plugin.name === EMPTY_DIR_PLUGIN_NAME && match.spec.volume?.emptyDir?.medium === STORAGE_MEDIUM_MEMORY;
     if (memory && !isMountPoint(podVolumeDir(o.root, found.podUid, plugin.name, found.innerName))) {
       o.logger.info({ path }, 'reconstructed Memory emptyDir has no tmpfs; it will be set up again');
+      o.asw.markVolumeMountAsUncertain(adopted);
+      continue;
+    }
+    // A device-mountable volume's mounter path (CSI's …/mount) is always a mount; a bare directory lost it (a reboot).
+    if (isDeviceMountable(plugin) && !isMountPoint(path)) {
+      o.logger.info({ path }, 'reconstructed volume is not mounted; it will be set up again');
       o.asw.markVolumeMountAsUncertain(adopted);
       continue;
     }

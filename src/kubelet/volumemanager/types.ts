@@ -3,6 +3,7 @@
 // mounted (actual state of world), and reconciles the two.
 
 import type { KubeObject } from '../../apimachinery/index.ts';
+import type { Disposable } from '../../base/index.ts';
 
 export interface MountedVolume {
   /** The pod volume's name (`spec.volumes[].name`). */
@@ -20,11 +21,14 @@ export class VolumeMountTimeoutError extends Error {
   readonly unmounted: string[];
   /** Volumes whose spec could not be resolved (unbound claim, missing PV...). */
   readonly failedToProcess: string[];
-  constructor(podUid: string, unmounted: string[], detail: string, failedToProcess: string[] = []) {
-    super(`unmounted volumes=[${unmounted.join(' ')}], unattached volumes=[], failed to process volumes=[${failedToProcess.join(' ')}]: ${detail}`);
+  /** Volumes still waiting for the AD controller (not in the node's `status.volumesAttached`). */
+  readonly unattached: string[];
+  constructor(podUid: string, unmounted: string[], detail: string, failedToProcess: string[] = [], unattached: string[] = []) {
+    super(`unmounted volumes=[${unmounted.join(' ')}], unattached volumes=[${unattached.join(' ')}], failed to process volumes=[${failedToProcess.join(' ')}]: ${detail}`);
     this.podUid = podUid;
     this.unmounted = unmounted;
     this.failedToProcess = failedToProcess;
+    this.unattached = unattached;
   }
 }
 
@@ -64,4 +68,22 @@ export interface VolumeManager {
   waitForUnmount(podUid: string, timeoutMs: number, signal?: AbortSignal): Promise<void>;
   /** What is mounted for a pod now (uncertain volumes are left out). */
   mountedVolumes(podUid: string): Map<string, MountedVolume>;
+  // The three below are optional so that fakes of the older contract still
+  // fit; the real volume manager has them and the kubelet uses them when present.
+  /**
+   * The unique names of the device-mountable volumes this node uses — those
+   * the desired state wants and those still device-mounted or mounted in a
+   * pod (upstream GetVolumesInUse: desired ∪ actual) — sorted. The kubelet
+   * writes them to the Node's `status.volumesInUse`.
+   */
+  getVolumesInUse?(): string[];
+  /**
+   * Whether the actual state has been rebuilt from disk (upstream
+   * ReconcilerStatesHasBeenSynced). Before that getVolumesInUse() knows only
+   * part of the truth and must not be reported: an empty list could let the
+   * AD controller detach a volume still mounted here.
+   */
+  reconcilerStatesHasBeenSynced?(): boolean;
+  /** Calls `listener` when getVolumesInUse() or reconcilerStatesHasBeenSynced() changes; dispose to stop. */
+  onVolumesInUseChange?(listener: () => void): Disposable;
 }

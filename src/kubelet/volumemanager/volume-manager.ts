@@ -26,20 +26,28 @@
 //   API answers the node's pod list, no pass runs: tearing down on a guess
 //   could delete a running pod's emptyDir.
 //
+// Attachable volumes: the manager watches its own Node (an informer on
+// `metadata.name=<node>`) for `status.volumesAttached` — the AD controller's
+// word that a volume is attached, with its device path — and
+// `status.volumesInUse` as stored; a change wakes the reconciler. It does not
+// write the Node: getVolumesInUse() says what the kubelet's status updater
+// should report there, and onVolumesInUseChange() says when to do it soon.
+//
 // Waiters subscribe to the actual state; their deadlines are timers, not
 // polls. Lifetimes: run(signal) owns both loops and resolves only after every
 // operation in flight has settled.
 
 import type { KubeObject } from '../../apimachinery/index.ts';
 import type { Disposable, Logger } from '../../base/index.ts';
-import { CancelledError, delay, toError } from '../../base/index.ts';
+import { CancelledError, delay, toDisposable, toError } from '../../base/index.ts';
 import type { EventRecorder, RestClient } from '../../client/index.ts';
+import { Informer, resources } from '../../client/index.ts';
 import type { MountUtil, Pod, VolumePluginManager } from '../../volume/index.ts';
 import { ActualStateOfWorld } from './cache/actual-state-of-world.ts';
 import { DesiredStateOfWorld, podSpecVolumes } from './cache/desired-state-of-world.ts';
 import { DesiredStateOfWorldPopulator } from './desired-state-of-world-populator.ts';
 import { DEFAULT_INITIAL_BACKOFF_MS, DEFAULT_MAX_BACKOFF_MS, ExponentialBackoff, Notifier, OperationExecutor } from './operation-executor.ts';
-import { Reconciler } from './reconciler.ts';
+import { DEFAULT_WAIT_FOR_ATTACH_TIMEOUT_MS, Reconciler, type NodeVolumes } from './reconciler.ts';
 import { reconstruct } from './reconstruct.ts';
 import type { MountedVolume, VolumeManager } from './types.ts';
 import { VolumeMountTimeoutError, VolumeUnmountTimeoutError } from './types.ts';
@@ -66,6 +74,25 @@ export interface VolumeManagerOptions {
   maxBackoffMs?: number;
   /** Delay between attempts to list the node's pods for reconstruction (default 1 s). */
   reconstructRetryMs?: number;
+  /** Deadline of a plugin's waitForAttach (default 10 min, upstream's). */
+  waitForAttachTimeoutMs?: number;
+}
+
+/** The part of a Node the volume manager reads. */
+interface NodeView extends KubeObject {
+  status?: {
+    volumesAttached?: { name?: string; devicePath?: string }[] | null;
+    volumesInUse?: string[] | null;
+  };
+}
+
+const NO_NODE_VOLUMES: NodeVolumes = { attached: new Map(), reportedInUse: new Set() };
+
+function nodeVolumesOf(node: NodeView | undefined): NodeVolumes {
+  if (node === undefined) return NO_NODE_VOLUMES;
+  const attached = new Map<string, string>();
+  for (const v of node.status?.volumesAttached ?? []) if (v.name !== undefined && v.name !== '') attached.set(v.name, v.devicePath ?? '');
+  return { attached, reportedInUse: new Set(node.status?.volumesInUse ?? []) };
 }
 
 /** run() was called on a volume manager that is running or has stopped. */
@@ -99,6 +126,12 @@ class VolumeManagerImpl implements VolumeManager {
   readonly #executor: OperationExecutor;
   readonly #populator: DesiredStateOfWorldPopulator;
   readonly #reconciler: Reconciler;
+  readonly #node: Informer<NodeView>;
+  #nodeVolumes: NodeVolumes = NO_NODE_VOLUMES;
+  readonly #inUseListeners = new Set<() => void>();
+  /** getVolumesInUse() and the synced flag as last announced, to tell listeners only of changes. */
+  #lastInUse = '';
+  #synced = false;
   #state: VolumeManagerState = 'new';
 
   constructor(o: VolumeManagerOptions) {
@@ -114,7 +147,10 @@ class VolumeManagerImpl implements VolumeManager {
       logger,
       recorder: o.recorder,
       backoff,
-      onChange: () => this.#reconcilerWake.notify(),
+      onChange: () => {
+        this.#reconcilerWake.notify();
+        this.#checkVolumesInUse();
+      },
       sourceCheckIntervalMs: o.sourceCheckIntervalMs ?? 1000,
       now,
     });
@@ -129,13 +165,55 @@ class VolumeManagerImpl implements VolumeManager {
       recorder: o.recorder,
       remountPeriodMs: o.remountPeriodMs ?? 60_000,
       now,
+      nodeVolumes: () => this.#nodeVolumes,
+      waitForAttachTimeoutMs: o.waitForAttachTimeoutMs ?? DEFAULT_WAIT_FOR_ATTACH_TIMEOUT_MS,
     });
+    this.#node = new Informer<NodeView>({ client: o.client, resource: resources.nodes, fieldSelector: `metadata.name=${o.nodeName}`, logger });
+    const nodeChanged = (): void => {
+      this.#nodeVolumes = nodeVolumesOf(this.#node.list()[0]);
+      this.#reconcilerWake.notify();
+    };
+    this.#node.addEventHandler({ onAdd: nodeChanged, onUpdate: nodeChanged, onDelete: nodeChanged });
+    // Not disposed: the manager owns its actual state for its whole life.
+    this.#asw.onChange(() => this.#checkVolumesInUse());
+  }
+
+  getVolumesInUse(): string[] {
+    const names = this.#dsw.uniqueVolumeNames();
+    for (const d of this.#asw.allDevices()) names.add(d.uniqueVolumeName);
+    for (const v of this.#asw.allVolumes()) if (v.uniqueVolumeName !== undefined) names.add(v.uniqueVolumeName);
+    return [...names].sort();
+  }
+
+  reconcilerStatesHasBeenSynced(): boolean {
+    return this.#synced;
+  }
+
+  onVolumesInUseChange(listener: () => void): Disposable {
+    this.#inUseListeners.add(listener);
+    return toDisposable(() => this.#inUseListeners.delete(listener));
+  }
+
+  #checkVolumesInUse(): void {
+    const now = `${this.#synced}|${this.getVolumesInUse().join(',')}`;
+    if (now === this.#lastInUse) return;
+    this.#lastInUse = now;
+    for (const l of [...this.#inUseListeners]) {
+      try {
+        l();
+      } catch (err) {
+        this.#o.logger.error({ err: toError(err) }, 'volumesInUse listener threw');
+      }
+    }
   }
 
   async run(signal: AbortSignal): Promise<void> {
     if (this.#state !== 'new') throw new VolumeManagerStateError(this.#state);
     this.#state = 'reconstructing';
     const logger = this.#o.logger.child({ component: 'volumemanager' });
+    const nodeWatch = this.#node.run(signal).catch((err: unknown) => {
+      if (!signal.aborted) logger.error({ err: toError(err) }, 'watching the node failed');
+    });
     try {
       for (;;) {
         if (signal.aborted) return;
@@ -162,9 +240,12 @@ class VolumeManagerImpl implements VolumeManager {
         }
       }
       this.#state = 'running';
+      this.#synced = true;
+      this.#checkVolumesInUse();
       await Promise.all([this.#populatorLoop(signal), this.#reconcilerLoop(signal)]);
     } finally {
       await this.#executor.drain();
+      await nodeWatch;
       this.#state = 'stopped';
     }
   }
@@ -201,6 +282,7 @@ class VolumeManagerImpl implements VolumeManager {
     this.#dsw.deletePod(podUid);
     this.#populator.forgetPod(podUid);
     this.#reconcilerWake.notify();
+    this.#checkVolumesInUse();
   }
 
   mountedVolumes(podUid: string): Map<string, MountedVolume> {
@@ -223,7 +305,11 @@ class VolumeManagerImpl implements VolumeManager {
       () => {
         const errors = this.#dsw.volumeErrors(uid);
         const failed = [...errors.keys()].filter((n) => this.#asw.getVolume(uid, n)?.state !== 'Mounted').sort();
-        return new VolumeMountTimeoutError(uid, unmounted(), TIMED_OUT, failed);
+        const unattached = names.filter((n) => {
+          const d = this.#dsw.getVolume(uid, n);
+          return d !== undefined && this.#asw.getVolume(uid, n)?.state !== 'Mounted' && this.#reconciler.isUnattached(d);
+        }).sort();
+        return new VolumeMountTimeoutError(uid, unmounted(), TIMED_OUT, failed, unattached);
       },
       timeoutMs,
       signal,

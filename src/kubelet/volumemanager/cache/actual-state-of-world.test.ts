@@ -41,4 +41,26 @@ describe('ActualStateOfWorld', () => {
       assert.equal(asw.volumesForPod('p1').length, Object.keys(row.want).length);
     });
   }
+
+  it('7 a device is kept per unique name: mounted, uncertain, used by pods, forgotten', () => {
+    const asw = new ActualStateOfWorld();
+    let changes = 0;
+    const sub = asw.onChange(() => changes++);
+    const dev = { uniqueVolumeName: 'flexvolume-v/d/x', pluginName: 'v/d', devicePath: '/dev/loop9', deviceMountPath: '/g/x' };
+    asw.markDeviceAsUncertain(dev);
+    assert.equal(asw.getDevice(dev.uniqueVolumeName)?.deviceMountState, 'DeviceMountUncertain');
+    asw.markDeviceAsMounted(dev);
+    asw.markDeviceAsMounted(dev);
+    assert.equal(changes, 2, 'marking the same state again is no change');
+    assert.equal(asw.getDevice(dev.uniqueVolumeName)?.deviceMountState, 'DeviceGloballyMounted');
+    assert.equal(asw.isDeviceUsedByPods(dev.uniqueVolumeName), false);
+    asw.markVolumeAsMounted({ ...vol('a'), uniqueVolumeName: dev.uniqueVolumeName });
+    assert.equal(asw.isDeviceUsedByPods(dev.uniqueVolumeName), true);
+    asw.markVolumeAsUnmounted('p1', 'a');
+    asw.markDeviceAsUnmounted(dev.uniqueVolumeName);
+    asw.markDeviceAsUnmounted(dev.uniqueVolumeName);
+    sub.dispose();
+    assert.deepEqual(asw.allDevices(), []);
+    assert.equal(changes, 5);
+  });
 });

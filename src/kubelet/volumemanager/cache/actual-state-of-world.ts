@@ -11,6 +11,18 @@
 //              this node no longer runs. It is NOT absent: a desired one is
 //              set up again (setUp is idempotent), an undesired one is torn
 //              down like a mounted one. Only tearDown makes a volume absent.
+//
+// Beside the pod volumes it keeps the devices of device-mountable volumes,
+// one per unique volume name and node (upstream's attachedVolumes with their
+// deviceMountState): mounted once at the device mount path, shared by every
+// pod volume that names the same unique volume. A device is
+//   DeviceGloballyMounted  mountDevice succeeded (or the path was found
+//                          mounted at start): later pods go straight to setUp;
+//   DeviceMountUncertain   mountDevice timed out or failed leaving a mount
+//                          point (or a directory was found that is not one):
+//                          mountDevice runs again when the volume is wanted,
+//                          unmountDevice when it is not.
+// A device not recorded is not mounted. Only unmountDevice forgets one.
 
 import type { Disposable } from '../../../base/index.ts';
 import { toDisposable } from '../../../base/index.ts';
@@ -32,12 +44,29 @@ export interface ActualVolume {
   contentVersion: string;
   /** When the last successful setUp (or the adoption) happened, in ms since the epoch. */
   setUpAt: number;
+  /** For a device-mountable plugin's volume: the unique volume name of the device it uses. */
+  uniqueVolumeName?: string;
 }
 
 export type ActualVolumeInput = Omit<ActualVolume, 'state'>;
 
+export type DeviceMountState = 'DeviceGloballyMounted' | 'DeviceMountUncertain';
+
+export interface ActualDevice {
+  /** `flexvolume-<vendor>/<driver>/<name>`, `kubernetes.io/csi/<driver>^<handle>`. */
+  uniqueVolumeName: string;
+  pluginName: string;
+  /** What mountDevice was given ('' when unknown, e.g. after reconstruction). */
+  devicePath: string;
+  deviceMountPath: string;
+  deviceMountState: DeviceMountState;
+}
+
+export type ActualDeviceInput = Omit<ActualDevice, 'deviceMountState'>;
+
 export class ActualStateOfWorld {
   readonly #pods = new Map<string, Map<string, ActualVolume>>();
+  readonly #devices = new Map<string, ActualDevice>();
   readonly #listeners = new Set<() => void>();
 
   /** Records a volume as Mounted, adding it or replacing what was recorded. */
@@ -77,6 +106,35 @@ export class ActualStateOfWorld {
     return [...this.#pods.values()].flatMap((m) => [...m.values()]);
   }
 
+  /** Records a device as globally mounted, adding it or replacing what was recorded. */
+  markDeviceAsMounted(d: ActualDeviceInput): void {
+    this.#setDevice({ ...d, deviceMountState: 'DeviceGloballyMounted' });
+  }
+
+  /** Records a device as uncertain (whatever it was): the next mount runs mountDevice again. */
+  markDeviceAsUncertain(d: ActualDeviceInput): void {
+    this.#setDevice({ ...d, deviceMountState: 'DeviceMountUncertain' });
+  }
+
+  /** Forgets a device after unmountDevice (or a definite mountDevice failure). No-op when not recorded. */
+  markDeviceAsUnmounted(uniqueVolumeName: string): void {
+    if (this.#devices.delete(uniqueVolumeName)) this.#changed();
+  }
+
+  getDevice(uniqueVolumeName: string): ActualDevice | undefined {
+    return this.#devices.get(uniqueVolumeName);
+  }
+
+  /** Every recorded device in either state. */
+  allDevices(): ActualDevice[] {
+    return [...this.#devices.values()];
+  }
+
+  /** Whether some pod volume (mounted or uncertain) still uses the device `uniqueVolumeName`. */
+  isDeviceUsedByPods(uniqueVolumeName: string): boolean {
+    return this.allVolumes().some((v) => v.uniqueVolumeName === uniqueVolumeName);
+  }
+
   /** Calls `listener` after every change; dispose to stop. */
   onChange(listener: () => void): Disposable {
     this.#listeners.add(listener);
@@ -91,6 +149,12 @@ export class ActualStateOfWorld {
     }
     vols.set(v.outerName, v);
     this.#changed();
+  }
+
+  #setDevice(d: ActualDevice): void {
+    const old = this.#devices.get(d.uniqueVolumeName);
+    this.#devices.set(d.uniqueVolumeName, d);
+    if (old === undefined || JSON.stringify(old) !== JSON.stringify(d)) this.#changed();
   }
 
   #changed(): void {

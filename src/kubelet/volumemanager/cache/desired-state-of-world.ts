@@ -14,6 +14,16 @@
 
 import type { Pod, PodVolume, VolumePlugin, VolumeSpec } from '../../../volume/index.ts';
 
+/** What a device-mountable plugin said about a volume when it was resolved. */
+export interface DesiredDevice {
+  /** The node-wide unique name (getUniqueVolumeName): one device mount per name, shared by pods. */
+  uniqueVolumeName: string;
+  /** The AD controller attaches it: mount only once `status.volumesAttached` lists it. */
+  requiresAttach: boolean;
+  /** mountDevice runs once per node before the first setUp. */
+  requiresDeviceMount: boolean;
+}
+
 export interface DesiredVolume {
   podUid: string;
   /** The pod volume's name (`spec.volumes[].name`): the key inside its pod. */
@@ -28,6 +38,8 @@ export interface DesiredVolume {
    * mounted volume set up from another version needs a remount.
    */
   contentVersion: string;
+  /** Set for volumes of a device-mountable plugin (DeviceMountableVolumePlugin). */
+  device?: DesiredDevice;
 }
 
 interface DesiredPod {
@@ -117,6 +129,13 @@ export class DesiredStateOfWorld {
   /** Every resolved volume of every desired pod. */
   volumesToMount(): DesiredVolume[] {
     return [...this.#pods.values()].flatMap((p) => [...p.volumes.values()]);
+  }
+
+  /** The unique names of every resolved device-mountable volume of every desired pod, without repeats. */
+  uniqueVolumeNames(): Set<string> {
+    const out = new Set<string>();
+    for (const v of this.volumesToMount()) if (v.device !== undefined) out.add(v.device.uniqueVolumeName);
+    return out;
   }
 
   /** Whether the pod is desired and its spec names the volume (resolved or not). */

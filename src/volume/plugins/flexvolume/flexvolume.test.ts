@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import type { PersistentVolume } from '../../../api/core/volume-types.ts';
 import type { KubeObject } from '../../../apimachinery/index.ts';
-import { VolumeSetupError, type VolumeSpec } from '../../plugin.ts';
+import { isDeviceMountable, VolumeSetupError, type VolumeSpec } from '../../plugin.ts';
 import { makeTempDir, mapObjectSource, mountsUnder, removeTempDir, testHost, testPod } from '../../test-framework.ts';
 import {
   defaultCapabilities,
@@ -375,5 +375,61 @@ esac`);
       await a.detach('pv-defaults', 'node-1', signal);
     }
     assert.equal(losetupJ(file), '');
+  });
+
+  describe('as a DeviceMountableVolumePlugin (what the volume manager calls)', () => {
+    const rows: { name: string; dirName: string; driver: string; attach: boolean }[] = [
+      { name: '13a an attaching driver requires attach and a device mount', dirName: 'volplane~loop', driver: 'volplane/loop', attach: true },
+      { name: '13b a mount-only driver requires neither', dirName: 'volplane~bind', driver: 'volplane/bind', attach: false },
+    ];
+    for (const row of rows) {
+      it(row.name, async () => {
+        const p = await newPlugin(row.dirName);
+        const spec: VolumeSpec = { volume: { name: 'v1', flexVolume: { driver: row.driver, options: {} } }, readOnly: false };
+        assert.equal(isDeviceMountable(p), true);
+        assert.equal(await p.getUniqueVolumeName(spec, signal), `flexvolume-${row.driver}/v1`);
+        assert.equal(await p.requiresAttach(spec, signal), row.attach);
+        assert.equal(await p.requiresDeviceMount(spec, signal), row.attach);
+      });
+    }
+
+    it('14 device mounter and unmounter run waitforattach/mountdevice/unmountdevice; reconstructDeviceMount finds the device mount from the pod bind', async () => {
+      const p = await newPlugin('volplane~loop');
+      const pvName = 'pv-loop-dm';
+      const file = join(data, `${pvName}.img`);
+      attachedFiles.push(file);
+      const spec: VolumeSpec = {
+        persistentVolume: {
+          metadata: { name: pvName },
+          spec: { flexVolume: { driver: 'volplane/loop', fsType: 'ext4', options: { dir: data, size: '16Mi' } } },
+        } as PersistentVolume,
+        readOnly: false,
+      };
+      const pod = testPod();
+      const uid = pod.metadata.uid!;
+      const device = await p.attacher!.attach(spec, 'node-1', signal);
+      const dm = p.newDeviceMounter();
+      const global = await dm.getDeviceMountPath(spec, signal);
+      const m = p.newMounter(spec, pod);
+      const u = p.newUnmounter(pvName, uid);
+      const want = { uniqueVolumeName: `flexvolume-volplane/loop/${pvName}`, deviceMountPath: global };
+      try {
+        assert.equal(await p.reconstructDeviceMount(uid, pvName, signal), undefined, 'nothing on disk yet');
+        assert.equal(await dm.waitForAttach(spec, device, pod, 10_000, signal), device);
+        await dm.mountDevice(spec, device, global, signal);
+        await m.setUp({ signal });
+        assert.deepEqual(await p.reconstructDeviceMount(uid, pvName, signal), want, 'through the bind of the pod directory');
+        await u.tearDown(signal);
+        assert.deepEqual(await p.reconstructDeviceMount(uid, pvName, signal), want, 'by name, from the mounts dir');
+        await p.newDeviceUnmounter().unmountDevice(global, signal);
+        await assert.rejects(stat(global), { code: 'ENOENT' });
+        assert.equal(await p.reconstructDeviceMount(uid, pvName, signal), undefined);
+      } finally {
+        await u.tearDown(signal);
+        await p.newDeviceUnmounter().unmountDevice(global, signal);
+        await p.attacher!.detach(pvName, 'node-1', signal);
+      }
+      assert.equal(losetupJ(file), '');
+    });
   });
 });

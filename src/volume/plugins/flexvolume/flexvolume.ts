@@ -24,6 +24,15 @@
 // A mount-only driver (init says `"attach": false`) gets only mount/unmount:
 // the Mounter is all there is, and `attacher` is undefined.
 //
+// For the volume manager the plugin is a DeviceMountableVolumePlugin: the
+// unique volume name is `flexvolume-<vendor>/<driver>/<getvolumename>`;
+// an attaching driver requires attach and a device mount (waitforattach +
+// mountdevice once per node, unmountdevice after the last pod), a mount-only
+// driver neither (straight to mount). After a kubelet restart the device
+// mount is found again from the mount table: the pod directory is a bind of
+// `<mounts dir>/<volumeName>` (the default mount), or — when the driver
+// mounted the pod directory itself — the mounts dir has the volume's name.
+//
 // "Not supported" answers fall back to what Kubernetes does by itself
 // (attach → no device, waitforattach → the given device, mountdevice →
 // format-if-empty and mount, detach → nothing, isattached → assume attached,
@@ -34,10 +43,21 @@
 // plugin holds only its driver's state (capabilities, "Not supported"
 // memory), so one driver hanging or failing never touches another's volumes.
 
-import { mkdir, rmdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, realpath, rmdir, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { silentLogger, type Logger } from '../../../base/index.ts';
-import type { Mounter, NewMounterOptions, SetUpArgs, Unmounter, VolumeHost, VolumePlugin, VolumeSpec } from '../../plugin.ts';
+import type {
+  DeviceMountableVolumePlugin,
+  DeviceMounter,
+  DeviceUnmounter,
+  Mounter,
+  NewMounterOptions,
+  ReconstructedDeviceMount,
+  SetUpArgs,
+  Unmounter,
+  VolumeHost,
+  VolumeSpec,
+} from '../../plugin.ts';
 import {
   InvalidVolumePathError,
   pluginDir,
@@ -187,10 +207,11 @@ export interface AttachableFlexVolume {
   unmountDevice(deviceMountPath: string, signal?: AbortSignal): Promise<void>;
 }
 
-export class FlexVolumePlugin implements VolumePlugin {
+export class FlexVolumePlugin implements DeviceMountableVolumePlugin {
   /** `<vendor>/<driver>`, as upstream names a FlexVolume plugin. */
   readonly name: string;
   readonly requiresRemount = false;
+  readonly deviceMountable = true;
   readonly dirName: string;
   readonly driver: FlexDriver;
   readonly #host: VolumeHost;
@@ -224,8 +245,67 @@ export class FlexVolumePlugin implements VolumePlugin {
   /** The attach/detach half, when `init` said the driver attaches; undefined otherwise. */
   get attacher(): AttachableFlexVolume | undefined {
     if (!this.#capabilities.attach) return undefined;
+    return this.#deviceOps();
+  }
+
+  /** The attach/device half regardless of capabilities (teardown must work after a driver changed its mind). */
+  #deviceOps(): AttachableFlexVolume {
     this.#attacher ??= new FlexAttacher(this, this.#host, this.#log);
     return this.#attacher;
+  }
+
+  /** `flexvolume-<vendor>/<driver>/<volumeName>`; throws what getvolumename throws. */
+  async getUniqueVolumeName(spec: VolumeSpec, signal: AbortSignal): Promise<string> {
+    return flexUniqueVolumeName(this.name, await this.getVolumeName(spec, signal));
+  }
+
+  /** The driver said `"attach": true` at init. */
+  async requiresAttach(_spec: VolumeSpec, _signal: AbortSignal): Promise<boolean> {
+    return this.#capabilities.attach;
+  }
+
+  /** As requiresAttach: a mount-only driver has no device step. */
+  async requiresDeviceMount(_spec: VolumeSpec, _signal: AbortSignal): Promise<boolean> {
+    return this.#capabilities.attach;
+  }
+
+  newDeviceMounter(): DeviceMounter {
+    const ops = this.#deviceOps();
+    return {
+      waitForAttach: (spec, devicePath, _pod, timeoutMs, signal) => ops.waitForAttach(spec, devicePath, timeoutMs, signal),
+      getDeviceMountPath: (spec, signal) => ops.getDeviceMountPath(spec, signal),
+      mountDevice: (spec, devicePath, deviceMountPath, signal) => ops.mountDevice(spec, devicePath, deviceMountPath, signal),
+    };
+  }
+
+  newDeviceUnmounter(): DeviceUnmounter {
+    const ops = this.#deviceOps();
+    return { unmountDevice: (deviceMountPath, signal) => ops.unmountDevice(deviceMountPath, signal) };
+  }
+
+  /**
+   * The device mount behind `<root>/pods/<podUid>/volumes/<vendor>~<driver>/<innerName>`:
+   * the entry of the mounts dir that the pod directory is a bind of (same
+   * filesystem, same root), else the mounts dir entry named like the pod
+   * volume when it exists; undefined when neither is found.
+   */
+  async reconstructDeviceMount(podUid: string, innerName: string, _signal: AbortSignal): Promise<ReconstructedDeviceMount | undefined> {
+    const mountsDir = flexMountsDir(this.#host.rootDir, this.name);
+    const podPath = podVolumeDir(this.#host.rootDir, podUid, this.name, innerName);
+    const realMountsDir = await realpath(mountsDir).catch(() => mountsDir);
+    const realPodPath = await realpath(podPath).catch(() => podPath);
+    const mounts = await this.#host.mountUtil.listMounts();
+    const pod = mounts.findLast((m) => m.mountPoint === realPodPath);
+    if (pod !== undefined) {
+      const global = mounts.find((m) => m.majorMinor === pod.majorMinor && m.root === pod.root && dirname(m.mountPoint) === realMountsDir);
+      if (global !== undefined) {
+        const volumeName = basename(global.mountPoint);
+        return { uniqueVolumeName: flexUniqueVolumeName(this.name, volumeName), deviceMountPath: join(mountsDir, volumeName) };
+      }
+    }
+    const byName = join(mountsDir, checkVolumeName(innerName));
+    if (await exists(byName)) return { uniqueVolumeName: flexUniqueVolumeName(this.name, innerName), deviceMountPath: byName };
+    return undefined;
   }
 
   /**
