@@ -248,7 +248,13 @@ export class Reconciler {
       ...(d.device === undefined ? {} : { uniqueVolumeName: d.device.uniqueVolumeName }),
     };
     try {
-      await mounter.setUp({ fsGroup: pod.spec?.securityContext?.fsGroup, signal });
+      const securityContext = pod.spec?.securityContext;
+      const policy = securityContext?.fsGroupChangePolicy;
+      await mounter.setUp({
+        fsGroup: securityContext?.fsGroup,
+        ...(policy === 'OnRootMismatch' || policy === 'Always' ? { fsGroupChangePolicy: policy } : {}),
+        signal,
+      });
     } catch (err) {
       // Something may be (half) mounted: remember it so that it is retried or torn down, never lost.
       if (isUncertainError(err) || (pathWithinBase(record.path, podDir(this.#o.root, d.podUid)) && (await exists(record.path)))) {

@@ -462,7 +462,7 @@ class FlexVolumeMounter implements Mounter {
         await mountUtil.cleanupMountPoint(dir).catch(() => {});
         throw err;
       }
-      if (!readOnly && plugin.capabilities.fsGroup) await setVolumeOwnership(dir, args.fsGroup, false);
+      if (!readOnly && plugin.capabilities.fsGroup) await setVolumeOwnership(dir, args.fsGroup, false, args.fsGroupChangePolicy);
     });
   }
 }
