@@ -15,7 +15,10 @@
 // store nor the controller's caches carry objects of another size; the
 // server's RSS is read when the last claim is Bound.
 //
-// Run alone: node bench/binding.ts [N ...]   (default 1000 10000)
+// Run alone: node bench/binding.ts [N ...]   (default 1000 10000, or the
+// comma-separated BENCH_BINDING_SIZES, the knob bench/run.ts reads too:
+// BENCH_BINDING_SIZES=1000,100000 node bench/binding.ts runs the 100k case).
+// Before a size above 10,000 it prints what that size is estimated to take.
 
 import { forEachConcurrent } from './concurrent.ts';
 import { BenchRequestError, ensureNamespace, persistentVolume, persistentVolumeClaim } from './fixtures.ts';
@@ -228,9 +231,21 @@ export function estimateBindingSeconds(measured: BindingResult, count: number): 
   return (measured.totalSeconds / measured.count) * count + 5;
 }
 
+/** Sizes from the command line, else from BENCH_BINDING_SIZES, else 1,000 and 10,000. */
+function sizesToRun(): number[] {
+  const parse = (values: string[]): number[] => values.map(Number).filter((v) => Number.isInteger(v) && v > 0);
+  const fromArgs = parse(process.argv.slice(2));
+  if (fromArgs.length > 0) return fromArgs;
+  const fromEnv = parse((process.env.BENCH_BINDING_SIZES ?? '').split(','));
+  return fromEnv.length > 0 ? fromEnv : [1_000, 10_000];
+}
+
 if (import.meta.main) {
-  const sizes = process.argv.slice(2).map(Number).filter((v) => Number.isInteger(v) && v > 0);
-  for (const count of sizes.length > 0 ? sizes : [1_000, 10_000]) {
+  let largestRun: BindingResult | undefined;
+  for (const count of sizesToRun()) {
+    if (largestRun !== undefined && count > 10_000) {
+      console.log(`N=${count}: estimated at least ${(estimateBindingSeconds(largestRun, count) / 60).toFixed(1)} min from the N=${largestRun.count} run`);
+    }
     const r = await benchBindingFresh({ count }).catch((err: unknown) => {
       if (err instanceof Error) console.error(err.message);
       throw err;
@@ -239,7 +254,9 @@ if (import.meta.main) {
       `N=${r.count}: volumes created at ${Math.round(r.pvCreateRate)}/s, all Available after ${r.pvAvailableSeconds.toFixed(1)} s; ` +
         `claims created at ${Math.round(r.pvcCreateRate)}/s; ${Math.round(r.bindsPerSecond)} binds/s (${r.bindSeconds.toFixed(1)} s); ` +
         `create→Bound p50 ${r.latency.p50.toFixed(0)} ms, p99 ${r.latency.p99.toFixed(0)} ms; ` +
-        `server RSS ${r.rss.rssMB.toFixed(0)} MB, server CPU ${(r.load.serverCores * 100).toFixed(0)} %; total ${r.totalSeconds.toFixed(0)} s`,
+        `server RSS ${r.rss.rssMB.toFixed(0)} MB, server CPU ${(r.load.serverCores * 100).toFixed(0)} % ` +
+        `(${((r.load.serverCores * r.bindSeconds * 1000) / r.count).toFixed(2)} ms of CPU per bind), waiting for a CPU ${(r.load.serverRunQueueShare * 100).toFixed(0)} % of the time; total ${r.totalSeconds.toFixed(0)} s`,
     );
+    if (largestRun === undefined || r.count > largestRun.count) largestRun = r;
   }
 }

@@ -132,6 +132,61 @@ describe('VolumeIndex updates', () => {
   });
 });
 
+describe('VolumeIndex reservations', () => {
+  const rows: { name: string; volumes: PersistentVolume[]; reserve: [string, string][]; release?: [string, string][]; claim: PersistentVolumeClaim; want: string | undefined }[] = [
+    { name: 'R-1 a volume reserved for another claim is skipped for the next best', volumes: [pv('1g', '1Gi'), pv('2g', '2Gi')], reserve: [['1g', 'ns/other']], claim: pvc('c', '1Gi'), want: '2g' },
+    { name: 'R-2 the claim holding the reservation still gets the volume', volumes: [pv('1g', '1Gi'), pv('2g', '2Gi')], reserve: [['1g', 'ns/c']], claim: pvc('c', '1Gi'), want: '1g' },
+    { name: 'R-3 every fitting volume reserved: no match', volumes: [pv('a', '1Gi'), pv('b', '1Gi')], reserve: [['a', 'ns/x'], ['b', 'ns/y']], claim: pvc('c', '1Gi'), want: undefined },
+    { name: 'R-4 released by its holder: a candidate again', volumes: [pv('1g', '1Gi'), pv('2g', '2Gi')], reserve: [['1g', 'ns/other']], release: [['1g', 'ns/other']], claim: pvc('c', '1Gi'), want: '1g' },
+    { name: 'R-5 a release by a claim that does not hold it changes nothing', volumes: [pv('1g', '1Gi'), pv('2g', '2Gi')], reserve: [['1g', 'ns/other']], release: [['1g', 'ns/c']], claim: pvc('c', '1Gi'), want: '2g' },
+    { name: 'R-6 a volume pre-bound to the claim but reserved for another is skipped', volumes: [pv('mine', '10Gi', { claimRef: { name: 'c' } }), pv('small', '1Gi')], reserve: [['mine', 'ns/other']], claim: pvc('c', '1Gi'), want: 'small' },
+  ];
+  for (const row of rows) {
+    it(row.name, () => {
+      const index = new VolumeIndex();
+      for (const v of row.volumes) index.put(v);
+      for (const [name, claim] of row.reserve) assert.equal(index.reserve(name, claim), true);
+      for (const [name, claim] of row.release ?? []) index.release(name, claim);
+      assert.equal(index.findBestMatchForClaim(row.claim)?.metadata.name, row.want);
+    });
+  }
+
+  it('R-7 a second claim cannot reserve a held volume; the holder may again; put() keeps the reservation', () => {
+    const index = new VolumeIndex();
+    index.put(pv('a', '1Gi'));
+    assert.equal(index.reserve('a', 'ns/x'), true);
+    assert.equal(index.reserve('a', 'ns/y'), false);
+    assert.equal(index.reserve('a', 'ns/x'), true);
+    assert.equal(index.reservedFor('a'), 'ns/x');
+    // The informer's update of the still-Available volume must not free it.
+    index.put(pv('a', '1Gi', { labels: { changed: 'yes' } }));
+    assert.equal(index.findBestMatchForClaim(pvc('y', '1Gi')), undefined);
+    index.release('a', 'ns/x');
+    assert.equal(index.reservations, 0);
+    assert.equal(index.findBestMatchForClaim(pvc('y', '1Gi'))?.metadata.name, 'a');
+  });
+
+  it('R-8 choosing and reserving in turn hands out distinct volumes, smallest first, at O(log n) plus one step per reservation', () => {
+    const index = new VolumeIndex();
+    const count = 10_000;
+    for (let i = 0; i < count; i++) index.put(pv(`v${String(i).padStart(5, '0')}`, `${1 + (i % 100)}Mi`));
+    const inFlight = 16;
+    const chosen: string[] = [];
+    let worst = 0;
+    for (let k = 0; k < inFlight; k++) {
+      index.resetComparisons();
+      const match = index.findBestMatchForClaim(pvc(`c${k}`, '1Mi'));
+      worst = Math.max(worst, index.comparisons);
+      assert.ok(match !== undefined && index.reserve(match.metadata.name ?? '', `ns/c${k}`));
+      chosen.push(match.metadata.name ?? '');
+    }
+    assert.equal(new Set(chosen).size, inFlight);
+    // 100 volumes of each size: the 16 smallest are all 1Mi.
+    assert.ok(chosen.every((n) => index.get(n)?.spec.capacity?.storage === '1Mi'));
+    assert.ok(worst <= Math.ceil(Math.log2(count)) + 1 + inFlight, `a lookup took ${worst} comparisons`);
+  });
+});
+
 describe('VolumeIndex at scale', () => {
   it('matching one claim among 100,000 volumes looks at far fewer than 100,000', () => {
     const index = new VolumeIndex();

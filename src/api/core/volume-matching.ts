@@ -28,6 +28,14 @@
 // whether it is pending. (Sorting the whole group on every removal made each
 // update O(n log n) once a group was unsorted, and binding 20,000 volumes
 // quadratic.) `orderingComparisons` counts that work.
+//
+// Reservations: the PV controller binds with several claim workers, and a
+// volume it chose stays Available in this index until its first write (the
+// claimRef) comes back. reserve() closes that window: a volume reserved for
+// one claim is skipped when matching any other, until release(). Reserved
+// volumes stay in their group (a put() while reserved needs no special
+// case), so a lookup steps over at most one entry per worker in flight; the
+// index stays the only place that decides, synchronously, who gets what.
 
 import type { LabelSelector } from '../../apimachinery/labels.ts';
 import { labelSelectorFromObject, matches } from '../../apimachinery/labels.ts';
@@ -278,6 +286,8 @@ export class VolumeIndex {
   readonly #groupOf = new Map<string, { group: Group; entry: Entry }>();
   /** `namespace/name` of a claimRef → names of volumes whose claimRef names that claim. */
   readonly #byClaimRef = new Map<string, Set<string>>();
+  /** Volume name → `namespace/name` of the claim it is reserved for (see reserve()). */
+  readonly #reserved = new Map<string, string>();
   /** Volumes looked at (and binary-search probes) since the last resetComparisons(). */
   comparisons = 0;
   /** Entry comparisons spent keeping groups in order (searches for a place, sorts) since the last resetComparisons(). */
@@ -297,6 +307,35 @@ export class VolumeIndex {
 
   list(): PersistentVolume[] {
     return [...this.#byName.values()];
+  }
+
+  /**
+   * Reserves volume `name` for the claim `claimKey` (`namespace/name`):
+   * findBestMatchForClaim skips it for every other claim until release().
+   * True when the volume is now reserved for that claim (also when it already
+   * was); false, and nothing changes, when another claim holds it. The volume
+   * need not be in the index: a reservation is only a name.
+   */
+  reserve(name: string, claimKey: string): boolean {
+    const holder = this.#reserved.get(name);
+    if (holder !== undefined) return holder === claimKey;
+    this.#reserved.set(name, claimKey);
+    return true;
+  }
+
+  /** Drops the reservation of `name` if `claimKey` holds it; a no-op otherwise. */
+  release(name: string, claimKey: string): void {
+    if (this.#reserved.get(name) === claimKey) this.#reserved.delete(name);
+  }
+
+  /** The claim `name` is reserved for, if any. */
+  reservedFor(name: string): string | undefined {
+    return this.#reserved.get(name);
+  }
+
+  /** How many volumes are reserved right now. */
+  get reservations(): number {
+    return this.#reserved.size;
   }
 
   resetComparisons(): void {
@@ -370,7 +409,8 @@ export class VolumeIndex {
 
   /**
    * findBestMatchForClaim: the volume pre-bound to the claim, else the
-   * smallest available volume that fits (see the file comment), else undefined.
+   * smallest available volume that fits (see the file comment), else
+   * undefined; volumes reserved for another claim are never returned.
    */
   findBestMatchForClaim(pvc: PersistentVolumeClaim, options: MatchOptions = {}): PersistentVolume | undefined {
     const request = claimRequest(pvc);
@@ -378,6 +418,7 @@ export class VolumeIndex {
     for (const name of [...(this.#byClaimRef.get(claimKey) ?? [])].sort()) {
       const pv = this.#byName.get(name);
       this.comparisons++;
+      if (this.#reservedForOther(name, claimKey)) continue;
       if (pv !== undefined && isVolumeBoundToClaim(pv, pvc) && preboundFits(pv, pvc, request, options.node)) return pv;
     }
     // Upstream: with delayed binding and no node, only the scheduler may choose.
@@ -396,11 +437,19 @@ export class VolumeIndex {
       let i = this.#firstFitting(entries, request);
       for (; i < entries.length; i++) {
         this.comparisons++;
-        const pv = this.#byName.get(entries[i]!.name);
+        const name = entries[i]!.name;
+        if (this.#reservedForOther(name, claimKey)) continue;
+        const pv = this.#byName.get(name);
         if (pv !== undefined && fitsUnbound(pv, selector, options.node)) return pv;
       }
     }
     return undefined;
+  }
+
+  #reservedForOther(name: string, claimKey: string): boolean {
+    if (this.#reserved.size === 0) return false;
+    const holder = this.#reserved.get(name);
+    return holder !== undefined && holder !== claimKey;
   }
 
   /** Index of the first entry with size ≥ request, counting probes. */

@@ -18,6 +18,17 @@
 // claimRef carries the claim's uid, so a claim deleted and re-created under
 // the same name is never taken for the old one.
 //
+// Several claim workers bind different claims at once (the work queue keeps
+// one claim on one worker). The volume a worker chooses is reserved in the
+// VolumeIndex in the same synchronous step that chose it, before the first
+// write, so another worker never chooses it while the claimRef is on its way;
+// the reservation is dropped when the bind returns or throws, by which time
+// our cache holds the claimRef the server accepted (or the write failed and
+// the volume is a candidate again). Each claim still gets the four writes in
+// the order above. A write refused with 409 Conflict (someone changed the
+// object since we read it) is requeued with the queue's rate limiter, and
+// the next sync starts from the half-written state as after a crash.
+//
 // Two controllers racing are safe for the same reason: every write is an
 // update with a resourceVersion, the loser gets a conflict and requeues, and
 // a volume that the controller bound to a claim which ended up bound
@@ -60,7 +71,7 @@ import {
 import { checkVolumeSatisfyClaim, claimClass, isVolumeBoundToClaim, type NodeInfo } from '../../api/core/volume-matching.ts';
 import { BETA_STORAGE_CLASS_ANNOTATION } from '../../api/core/persistent-volume.ts';
 import { isDefaultStorageClass } from '../../api/storage/storage-class.ts';
-import { deepCopy, type KubeObject } from '../../apimachinery/index.ts';
+import { deepCopy, newConflict, type KubeObject } from '../../apimachinery/index.ts';
 import { CancelledError, delay, toError } from '../../base/index.ts';
 import { ApiError, objectKey, resourcePath, resources, type EventType } from '../../client/index.ts';
 import type { Provisioner } from '../../volume/provisioner.ts';
@@ -323,13 +334,33 @@ export class PersistentVolumeController extends PersistentVolumeControllerBase {
   // ===========================================================================
   // Binding
 
+  /**
+   * The four writes, in order. Reserves the volume for the claim before the
+   * first await, i.e. in the same synchronous step as the caller's choice;
+   * throws a Conflict (requeued quietly) when another claim's bind holds it.
+   */
   async #bind(volume: PersistentVolume, claim: PersistentVolumeClaim): Promise<void> {
-    this.logger.debug({ volume: volume.metadata.name, claim: objectKey(claim) }, 'binding');
-    let v = await this.#bindVolumeToClaim(volume, claim);
-    v = await this.#updateVolumePhase(v, 'Bound', '');
-    let c = await this.#bindClaimToVolume(claim, v);
-    c = await this.#updateClaimStatus(c, 'Bound', v);
-    this.logger.debug({ volume: v.metadata.name, claim: objectKey(c) }, 'bound');
+    const volumeName = volume.metadata.name ?? '';
+    const claimKey = objectKey(claim);
+    if (!this.volumes.reserve(volumeName, claimKey)) {
+      // Only a claim that names the volume, or a bound claim repairing its
+      // volume, gets here: matching never offers a volume reserved for another.
+      throw newConflict(
+        { group: '', resource: 'persistentvolumes' },
+        volumeName,
+        `the volume is being bound to claim ${JSON.stringify(this.volumes.reservedFor(volumeName) ?? '')}`,
+      );
+    }
+    try {
+      this.logger.debug({ volume: volumeName, claim: claimKey }, 'binding');
+      let v = await this.#bindVolumeToClaim(volume, claim);
+      v = await this.#updateVolumePhase(v, 'Bound', '');
+      let c = await this.#bindClaimToVolume(claim, v);
+      c = await this.#updateClaimStatus(c, 'Bound', v);
+      this.logger.debug({ volume: v.metadata.name, claim: objectKey(c) }, 'bound');
+    } finally {
+      this.volumes.release(volumeName, claimKey);
+    }
   }
 
   async #bindVolumeToClaim(volume: PersistentVolume, claim: PersistentVolumeClaim): Promise<PersistentVolume> {

@@ -119,6 +119,13 @@ export interface Row {
   provisioner?: FakeProvisionerScript;
   /** Failures of PV creates the API client injects (the first n fail). */
   failVolumeCreates?: number;
+  /**
+   * The controller's client, made from the shared one (to watch or disturb
+   * what the controller sends); closed after the row when it is another client.
+   */
+  client?: (base: RestClient) => RestClient;
+  /** Claim and volume workers of the row's controller (default: the controller's defaults). */
+  workers?: { claim?: number; volume?: number };
   recycler?: Recycler;
   /** Runs after the world is written and the controller started. */
   action?: (world: World) => Promise<void>;
@@ -316,7 +323,8 @@ function newRowController(
   row: Row,
   extraProvisioners: Provisioner[],
 ): { controller: PersistentVolumeController; start(): Promise<void>; stop(): Promise<void> } {
-  const client = row.failVolumeCreates === undefined ? h.client : new FlakyClient(h.client, row.failVolumeCreates);
+  const client =
+    row.client?.(h.client) ?? (row.failVolumeCreates === undefined ? h.client : new FlakyClient(h.client, row.failVolumeCreates));
   const logger = silentLogger();
   const ac = new AbortController();
   const informers = new SharedInformerFactory({ client, logger });
@@ -325,7 +333,12 @@ function newRowController(
   for (const p of extraProvisioners) provisioners.set(p.name, p);
   const controller = new PersistentVolumeController(
     { client, informers, recorder, logger, provisioners, ...(row.recycler === undefined ? {} : { recycler: row.recycler }) },
-    { resyncMs: 600_000, createProvisionedPVIntervalMs: 5 },
+    {
+      resyncMs: 600_000,
+      createProvisionedPVIntervalMs: 5,
+      ...(row.workers?.claim === undefined ? {} : { claimWorkers: row.workers.claim }),
+      ...(row.workers?.volume === undefined ? {} : { volumeWorkers: row.workers.volume }),
+    },
   );
   let started = false;
   return {
