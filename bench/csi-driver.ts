@@ -3,9 +3,11 @@
 // NodeUnpublishVolume → NodeUnstageVolume → DeleteVolume, one volume after
 // another, every call a real gRPC call over the driver's unix socket (the
 // server scaffold, its validation and per-volume locks included) and every
-// step doing its real work: state.json written through on each change,
-// bind mounts and unmounts, and for loop volumes a sparse image, a loop
-// device, mkfs.ext4 on first stage and the device's release on unstage.
+// step doing its real work: state.json written through (fsync) on each
+// controller change and node-state.json (rename, no fsync) on each node
+// change, bind mounts and unmounts (mount/umount forked by the driver's
+// long-lived shell), and for loop volumes a sparse image, a loop device,
+// mkfs.ext4 on first stage and the device's release on unstage.
 //
 // Two kinds are measured: directory volumes (mount access, no filesystem of
 // their own — the common case, and the one with a target) and ext4 loop

@@ -7,6 +7,12 @@
 // socket `<dir>/csi.volplane.io-reg.sock` (node-driver-registrar's naming), so
 // a node finds it without a separate registrar process.
 //
+// --mode node runs the Node service only, for a further node agent on a
+// machine whose controller instance runs elsewhere (`volplane up`): it
+// stages and publishes that instance's volumes and, with
+// --controller-data-dir, records itself there so the controller attaches
+// volumes to it (src/drivers/volplane/driver.ts).
+//
 // Output contract: logs (JSON lines) on stderr; one line on stdout once the
 // socket accepts calls. SIGINT/SIGTERM/SIGHUP close the socket and exit 0;
 // mounts and loop devices stay for the next instance to find.
@@ -16,7 +22,7 @@ import { parseArgs } from 'node:util';
 import { createLogger, type Logger } from '../base/index.ts';
 import { serveCsiDriver, socketPath } from '../csi/index.ts';
 import { registrationSocketName, serveRegistration, type RegistrationServerHandle } from '../csi/registration/index.ts';
-import { createVolplaneDriver, DRIVER_NAME } from '../drivers/volplane/index.ts';
+import { createVolplaneDriver, DRIVER_NAME, type DriverMode } from '../drivers/volplane/index.ts';
 import { defaultDataDir } from './data-dir.ts';
 
 export interface CsiDriverArguments {
@@ -27,6 +33,10 @@ export interface CsiDriverArguments {
   maxVolumesPerNode: number;
   /** The kubelet's plugins_registry directory: also serve the registration socket there. */
   registrationDir?: string;
+  /** 'controller-node' when unset: all services; 'node': Identity and Node only. */
+  mode?: DriverMode;
+  /** Node mode: the controller instance's data dir (node registration, volume files). */
+  controllerDataDir?: string;
   logLevel?: string;
 }
 
@@ -57,6 +67,10 @@ Flags:
   --max-volumes-per-node N     reported by NodeGetInfo and enforced on attach (default: 0, no limit)
   --registration-dir DIR       also serve the kubelet registration socket DIR/${DRIVER_NAME}-reg.sock
                                (a node's <root>/plugins_registry; default: none)
+  --mode MODE                  controller-node (default): Identity, Controller and Node services;
+                               node: Identity and Node only, for a further node on this machine
+  --controller-data-dir DIR    with --mode node: the controller instance's --data-dir; the node
+                               records itself there so volumes can be attached to it
   --log-level LEVEL            fatal, error, warn, info, debug, trace, silent (default: info)
 `;
 }
@@ -76,6 +90,8 @@ export function parseCsiDriverArgs(argv: readonly string[]): CsiDriverArguments 
         'attach-required': { type: 'boolean' },
         'max-volumes-per-node': { type: 'string' },
         'registration-dir': { type: 'string' },
+        mode: { type: 'string' },
+        'controller-data-dir': { type: 'string' },
         'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -104,6 +120,16 @@ export function parseCsiDriverArgs(argv: readonly string[]): CsiDriverArguments 
     if (values['registration-dir'] === '') throw new CsiDriverUsageError('--registration-dir must not be empty');
     args.registrationDir = values['registration-dir'];
   }
+  const mode = values.mode;
+  if (mode !== undefined) {
+    if (mode !== 'controller-node' && mode !== 'node') throw new CsiDriverUsageError(`--mode must be controller-node or node, not ${JSON.stringify(mode)}`);
+    args.mode = mode;
+  }
+  if (values['controller-data-dir'] !== undefined) {
+    if (mode !== 'node') throw new CsiDriverUsageError('--controller-data-dir needs --mode node');
+    if (values['controller-data-dir'] === '') throw new CsiDriverUsageError('--controller-data-dir must not be empty');
+    args.controllerDataDir = values['controller-data-dir'];
+  }
   if (values['log-level'] !== undefined) args.logLevel = values['log-level'];
   return args;
 }
@@ -115,12 +141,14 @@ export async function startCsiDriver(args: CsiDriverArguments, logger: Logger): 
     dataDir: args.dataDir,
     attachRequired: args.attachRequired,
     maxVolumesPerNode: args.maxVolumesPerNode,
+    ...(args.mode === undefined ? {} : { mode: args.mode }),
+    ...(args.controllerDataDir === undefined ? {} : { controllerDataDir: args.controllerDataDir }),
     logger,
   });
   const server = await serveCsiDriver({
     endpoint: args.endpoint,
     identity: driver.identity,
-    controller: driver.controller,
+    ...(driver.mode === 'node' ? {} : { controller: driver.controller }),
     node: driver.node,
     logger,
   });
@@ -168,10 +196,13 @@ export async function runCsiDriverCommand(argv: readonly string[]): Promise<numb
   if (process.getuid?.() !== 0) {
     process.stderr.write('volplane csi-driver: not running as root; loop devices and mounts will fail (directory volumes still work for the controller).\n');
   }
+  if (args.mode === 'node' && args.controllerDataDir === undefined) {
+    process.stderr.write('volplane csi-driver: --mode node without --controller-data-dir: the controller will not know this node and cannot attach volumes to it.\n');
+  }
   const logger = createLogger(args.logLevel === undefined ? {} : { level: args.logLevel });
   const running = await startCsiDriver(args, logger);
   const registered = running.registration === undefined ? '' : `, registration socket ${running.registration.socketPath}`;
-  process.stdout.write(`volplane csi-driver serving csi.volplane.io for node ${args.nodeId} on unix://${running.socketPath}${registered}\n`);
+  process.stdout.write(`volplane csi-driver serving csi.volplane.io${args.mode === 'node' ? ' (node only)' : ''} for node ${args.nodeId} on unix://${running.socketPath}${registered}\n`);
   await new Promise<void>((resolve) => {
     const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
     const onSignal = (): void => {

@@ -10,6 +10,14 @@
 //
 // Objects are created when missing and never overwritten: an admin's edits to
 // the class or the CSIDriver survive a restart.
+//
+// Further node agents on the same machine (`volplane node --name n2 --root
+// DIR`) run the driver in node-only mode (startCsiNodeDriver): its Node
+// service on a socket under their root, its registration socket in their
+// `<root>/plugins_registry`, node ID = node name. They stage and publish the
+// volumes of the one controller instance above, and record themselves in
+// its data dir (`<dataDir>/csi/nodes/`) so the external attacher's
+// ControllerPublishVolume accepts their node IDs.
 
 import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
@@ -48,6 +56,63 @@ export interface CsiStackOptions {
   /** The node's `<root>/plugins_registry`, where the driver's registration socket goes. */
   registrationDir: string;
   logger: Logger;
+}
+
+/** Where `volplane up` keeps the controller instance's volumes and state, given its --data-dir. */
+export function csiControllerDataDir(dataDir: string): string {
+  return join(dataDir, 'csi');
+}
+
+export interface CsiNodeDriverOptions {
+  /** The node's name: the driver's node ID (NodeGetInfo, ControllerPublishVolume). */
+  nodeName: string;
+  /** The node root (`volplane node --root`): the driver lives in `<root>/plugins/csi.volplane.io`, registers in `<root>/plugins_registry`. */
+  root: string;
+  /**
+   * The controller instance's data dir (csiControllerDataDir(<up's --data-dir>)).
+   * Without it the controller does not know this node and cannot attach to it.
+   */
+  controllerDataDir?: string;
+  /** Reported by NodeGetInfo and enforced by the controller on attach; default 0 (no limit). */
+  maxVolumesPerNode?: number;
+  logger: Logger;
+}
+
+export interface CsiNodeDriver {
+  /** The driver's CSI socket. */
+  readonly socketPath: string;
+  /** The registration socket the node's plugin watcher finds. */
+  readonly registrationSocketPath: string;
+  /** Removes the registration socket, then stops serving; mounts and devices stay. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs volplane's driver in node-only mode for one further node agent on
+ * this machine. Call it after the node's plugin watcher runs (or before: the
+ * watcher finds a socket already there when it starts).
+ */
+export async function startCsiNodeDriver(options: CsiNodeDriverOptions): Promise<CsiNodeDriver> {
+  const dir = join(options.root, 'plugins', VOLPLANE_CSI_DRIVER);
+  const registrationDir = join(options.root, 'plugins_registry');
+  await mkdir(registrationDir, { recursive: true });
+  const args: CsiDriverArguments = {
+    endpoint: `unix://${join(dir, 'csi.sock')}`,
+    nodeId: options.nodeName,
+    dataDir: dir,
+    attachRequired: true,
+    maxVolumesPerNode: options.maxVolumesPerNode ?? 0,
+    registrationDir,
+    mode: 'node',
+  };
+  if (options.controllerDataDir !== undefined) args.controllerDataDir = options.controllerDataDir;
+  else options.logger.warn({ node: options.nodeName }, 'CSI node driver without the controller data dir: volumes cannot be attached to this node');
+  const driver = await startCsiDriver(args, options.logger.child({ component: 'csi-node-driver', driver: VOLPLANE_CSI_DRIVER }));
+  return {
+    socketPath: driver.socketPath,
+    registrationSocketPath: driver.registration?.socketPath ?? join(registrationDir, `${VOLPLANE_CSI_DRIVER}-reg.sock`),
+    stop: () => driver.close(),
+  };
 }
 
 export interface CsiStack {
@@ -106,7 +171,7 @@ export async function startCsiStack(options: CsiStackOptions): Promise<CsiStack>
   const logger = options.logger.child({ component: 'csi-stack', driver: VOLPLANE_CSI_DRIVER });
   const store = new DisposableStore();
   try {
-    const dir = join(options.dataDir, 'csi');
+    const dir = csiControllerDataDir(options.dataDir);
     await mkdir(options.registrationDir, { recursive: true });
     const args: CsiDriverArguments = {
       endpoint: `unix://${join(dir, 'csi.sock')}`,

@@ -9,6 +9,20 @@
 // the node attaches to a loop device and formats once; its capacity is real.
 // Which one: the `kind` parameter, or else a loop volume when block access or
 // a filesystem type is asked for, and a directory otherwise.
+//
+// Nodes: volumes are files on this machine, so every node agent on the
+// machine reaches every volume. The nodes the controller knows are its own
+// and those node-only instances recorded under <dataDir>/nodes (nodes.ts).
+// CreateVolume needs one requisite segment naming a known node (else
+// RESOURCE_EXHAUSTED) and answers with those segments plus every other known
+// node: the spec asks that the volume be reachable from at least one
+// requisite segment and lets it be reachable from more, and this is where it
+// really is reachable. That matters under WaitForFirstConsumer, where our
+// external provisioner sends only the selected node as requisite: a pod
+// recreated on another node of the machine must still fit the PV's node
+// affinity. (A node that joins later is not in an older PV's affinity.)
+// ControllerPublishVolume attaches to any known node and answers NOT_FOUND
+// for any other.
 import { randomUUID } from 'node:crypto';
 import { mkdir, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -43,11 +57,13 @@ import {
 } from '../../csi/index.ts';
 import { adoptVolume, isAdoption } from './adopt.ts';
 import { copyData, detachLoop, fsUsage, loopDevicesOf, run } from './host.ts';
+import { registeredNode, registeredNodeIds } from './nodes.ts';
 import type { SnapshotRecord, VolumeKind, VolumeRecord } from './state.ts';
 import {
   CONTEXT_DEVICE_PATH,
   CONTEXT_FS_TYPE,
   CONTEXT_KIND,
+  CONTEXT_PATH,
   DEFAULT_FS_TYPE,
   DEFAULT_LOOP_SIZE,
   type DriverContext,
@@ -73,10 +89,21 @@ export function createControllerServer(ctx: DriverContext): ControllerService {
   const volumesDir = join(ctx.dataDir, 'volumes');
   const snapshotsDir = join(ctx.dataDir, 'snapshots');
 
-  const topology = (): Topology[] => [{ segments: { [TOPOLOGY_KEY]: ctx.nodeId } }];
+  /** This node first, then the node-only instances recorded in nodes/. */
+  const knownNodeIds = async (): Promise<string[]> => [ctx.nodeId, ...(await registeredNodeIds(ctx.dataDir)).filter((n) => n !== ctx.nodeId)];
 
-  const toVolume = (vol: VolumeRecord): Volume => {
-    const context: Record<string, string> = { [CONTEXT_KIND]: vol.kind };
+  /** The per-node volume limit of a known node, or undefined for a node this driver does not know. */
+  const nodeLimit = async (nodeId: string): Promise<number | undefined> => {
+    if (nodeId === ctx.nodeId) return ctx.maxVolumesPerNode;
+    return (await registeredNode(ctx.dataDir, nodeId))?.maxVolumesPerNode;
+  };
+
+  /**
+   * `known` answers for records that stored no topology (made before
+   * multi-node support, or adopted): their files are on this machine too.
+   */
+  const toVolume = (vol: VolumeRecord, known: readonly string[]): Volume => {
+    const context: Record<string, string> = { [CONTEXT_KIND]: vol.kind, [CONTEXT_PATH]: vol.path };
     if (vol.fsType !== undefined) context[CONTEXT_FS_TYPE] = vol.fsType;
     return {
       volume_id: vol.id,
@@ -88,7 +115,7 @@ export function createControllerServer(ctx: DriverContext): ControllerService {
           : 'snapshotId' in vol.contentSource
             ? { snapshot: { snapshot_id: vol.contentSource.snapshotId } }
             : { volume: { volume_id: vol.contentSource.volumeId } },
-      accessible_topology: topology(),
+      accessible_topology: (vol.accessibleTopology ?? known.map((n) => ({ [TOPOLOGY_KEY]: n }))).map((segments) => ({ segments })),
     };
   };
 
@@ -100,14 +127,19 @@ export function createControllerServer(ctx: DriverContext): ControllerService {
     ready_to_use: true,
   });
 
-  const reachable = (t: Topology | null | undefined): boolean => {
+  /** Whether a node of this machine lies in topology `t` (one without our key constrains nothing we know). */
+  const reachable = async (t: Topology | null | undefined): Promise<boolean> => {
     const segments = t?.segments ?? {};
-    return !(TOPOLOGY_KEY in segments) || segments[TOPOLOGY_KEY] === ctx.nodeId;
+    const node = segments[TOPOLOGY_KEY];
+    return node === undefined || (await nodeLimit(node)) !== undefined;
   };
 
   async function createVolume(req: CreateVolumeRequest): Promise<CreateVolumeResponse> {
     // Taking over an existing image file (FlexVolume → CSI migration): adopt.ts.
-    if (isAdoption(req)) return { volume: toVolume(await adoptVolume(ctx, req)) };
+    if (isAdoption(req)) {
+      const adopted = await adoptVolume(ctx, req);
+      return { volume: toVolume(adopted, await knownNodeIds()) };
+    }
     const name = req.name ?? '';
     const caps = req.volume_capabilities ?? [];
     const params = req.parameters ?? {};
@@ -134,11 +166,22 @@ export function createControllerServer(ctx: DriverContext): ControllerService {
       if (why !== undefined) throw new CsiError('INVALID_ARGUMENT', why.replace(`volume ${name} is`, 'requested volume would be'));
     }
 
-    // Topology: this driver's volumes live on one node.
+    // Topology: the volume is reachable from every node of this machine.
     const requisite = req.accessibility_requirements?.requisite ?? [];
-    if (requisite.length > 0 && !requisite.some(reachable)) {
-      throw new CsiError('RESOURCE_EXHAUSTED', `volumes can only be provisioned on node ${ctx.nodeId}`);
+    const knownNodes = await knownNodeIds();
+    const accessible: Record<string, string>[] = [];
+    const seen = new Set<string>();
+    const add = (segments: Record<string, string>): void => {
+      const key = JSON.stringify(Object.entries(segments).sort());
+      if (seen.has(key)) return;
+      seen.add(key);
+      accessible.push({ ...segments });
+    };
+    for (const t of requisite) if (await reachable(t)) add(t.segments ?? {});
+    if (requisite.length > 0 && accessible.length === 0) {
+      throw new CsiError('RESOURCE_EXHAUSTED', `volumes can only be provisioned on the nodes of this machine: ${knownNodes.join(', ')}`);
     }
+    for (const n of knownNodes) add({ [TOPOLOGY_KEY]: n });
 
     // Content source.
     let source: { kind: VolumeKind; path: string; sizeBytes: number; fsType?: string; ref: VolumeRecord['contentSource'] } | undefined;
@@ -173,7 +216,7 @@ export function createControllerServer(ctx: DriverContext): ControllerService {
       if (!fits || !sameSource || existing.kind !== kind || (fsType !== undefined && existing.fsType !== (source?.fsType ?? fsType))) {
         throw new CsiError('ALREADY_EXISTS', `Volume with the same name: ${name} but with different size or parameters already exist`);
       }
-      return { volume: toVolume(existing) };
+      return { volume: toVolume(existing, knownNodes) };
     }
 
     if (kind === 'loop') {
@@ -194,6 +237,7 @@ export function createControllerServer(ctx: DriverContext): ControllerService {
       createdAtMs: Date.now(),
       attachments: [],
       publications: [],
+      accessibleTopology: accessible,
     };
     if (kind === 'loop') vol.fsType = source?.fsType ?? fsType;
     if (source !== undefined) vol.contentSource = source.ref;
@@ -214,7 +258,7 @@ export function createControllerServer(ctx: DriverContext): ControllerService {
     state.volumes.set(id, vol);
     await state.persist();
     ctx.logger.info({ volumeId: id, name, kind, capacityBytes: size }, 'created volume');
-    return { volume: toVolume(vol) };
+    return { volume: toVolume(vol, knownNodes) };
   }
 
   async function deleteVolume(req: DeleteVolumeRequest): Promise<object> {
@@ -234,29 +278,33 @@ export function createControllerServer(ctx: DriverContext): ControllerService {
 
   async function controllerPublishVolume(req: ControllerPublishVolumeRequest): Promise<ControllerPublishVolumeResponse> {
     const vol = getVolume(ctx, req.volume_id ?? '');
-    if (req.node_id !== ctx.nodeId) throw new CsiError('NOT_FOUND', `node ${req.node_id ?? ''} does not exist; this driver serves node ${ctx.nodeId}`);
+    const nodeId = req.node_id ?? '';
+    const limit = await nodeLimit(nodeId);
+    if (limit === undefined) {
+      throw new CsiError('NOT_FOUND', `node ${nodeId} does not exist; this driver serves node ${ctx.nodeId} and the node-only instances recorded in ${ctx.dataDir}/nodes`);
+    }
     const cap = req.volume_capability!;
     assertCompatible(vol, cap);
     const readonly = req.readonly === true;
     const context = (device: string | undefined): ControllerPublishVolumeResponse => ({
       publish_context: device === undefined ? {} : { [CONTEXT_DEVICE_PATH]: device },
     });
-    const existing = vol.attachments.find((a) => a.nodeId === ctx.nodeId);
+    const existing = vol.attachments.find((a) => a.nodeId === nodeId);
     if (existing !== undefined) {
       if (existing.readonly !== readonly) {
-        throw new CsiError('ALREADY_EXISTS', `volume ${vol.id} is already attached to node ${ctx.nodeId} with readonly=${existing.readonly}`);
+        throw new CsiError('ALREADY_EXISTS', `volume ${vol.id} is already attached to node ${nodeId} with readonly=${existing.readonly}`);
       }
       return context(vol.kind === 'loop' ? await ensureLoopDevice(ctx, vol) : undefined);
     }
-    if (ctx.maxVolumesPerNode > 0) {
+    if (limit > 0) {
       let attached = 0;
-      for (const v of state.volumes.values()) if (v.attachments.some((a) => a.nodeId === ctx.nodeId)) attached++;
-      if (attached >= ctx.maxVolumesPerNode) {
-        throw new CsiError('RESOURCE_EXHAUSTED', `node ${ctx.nodeId} already has the maximum of ${ctx.maxVolumesPerNode} volumes attached`);
+      for (const v of state.volumes.values()) if (v.attachments.some((a) => a.nodeId === nodeId)) attached++;
+      if (attached >= limit) {
+        throw new CsiError('RESOURCE_EXHAUSTED', `node ${nodeId} already has the maximum of ${limit} volumes attached`);
       }
     }
     const device = vol.kind === 'loop' ? await ensureLoopDevice(ctx, vol) : undefined;
-    vol.attachments.push({ nodeId: ctx.nodeId, readonly });
+    vol.attachments.push({ nodeId, readonly });
     await state.persist();
     return context(device);
   }
@@ -267,7 +315,7 @@ export function createControllerServer(ctx: DriverContext): ControllerService {
     // that a CO retrying after DeleteVolume (or after losing a node) is done.
     const vol = state.volumes.get(req.volume_id ?? '');
     const nodeId = req.node_id ?? '';
-    if (vol === undefined || (nodeId !== '' && nodeId !== ctx.nodeId)) return {};
+    if (vol === undefined) return {};
     const before = vol.attachments.length;
     vol.attachments = vol.attachments.filter((a) => nodeId !== '' && a.nodeId !== nodeId);
     await releaseLoopDevice(ctx, vol);
@@ -293,9 +341,10 @@ export function createControllerServer(ctx: DriverContext): ControllerService {
 
   async function listVolumes(req: ListVolumesRequest): Promise<ListVolumesResponse> {
     const { page, next } = paginate([...state.volumes.values()], req.max_entries ?? 0, req.starting_token ?? '');
+    const known = await knownNodeIds();
     return {
       entries: page.map((vol) => ({
-        volume: toVolume(vol),
+        volume: toVolume(vol, known),
         status: ctx.attachRequired ? { published_node_ids: vol.attachments.map((a) => a.nodeId) } : null,
       })),
       next_token: next,
@@ -303,7 +352,7 @@ export function createControllerServer(ctx: DriverContext): ControllerService {
   }
 
   async function getCapacity(req: GetCapacityRequest): Promise<GetCapacityResponse> {
-    if (!reachable(req.accessible_topology)) return { available_capacity: 0, maximum_volume_size: { value: 0 } };
+    if (!(await reachable(req.accessible_topology))) return { available_capacity: 0, maximum_volume_size: { value: 0 } };
     const free = (await fsUsage(ctx.dataDir)).availableBytes;
     return { available_capacity: free, maximum_volume_size: { value: free } };
   }

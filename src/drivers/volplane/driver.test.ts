@@ -659,3 +659,225 @@ describe('volplane driver: no attach step', () => {
     await env.client.controller.DeleteVolume({ volume_id: id });
   });
 });
+
+// ------------------------------------------------------------------------------------------
+// Several node agents on one machine: instance A serves the Controller and
+// node A, instance B is node-only (mode 'node') with its own data dir and
+// socket, recorded in A's nodes/. Rows numbered M (multi-node) and EPH
+// (ephemeral inline volumes).
+
+interface Instance {
+  driver: VolplaneDriver;
+  server: CsiServerHandle;
+  client: CsiClient;
+}
+
+describe('volplane driver: several nodes on one machine', () => {
+  const NODE_B = 'node-b';
+  let dir: string;
+  let a: Instance;
+  let b: Instance | undefined;
+  const logger = pino({ level: process.env.VOLPLANE_TEST_LOG ?? 'silent' });
+  const dataA = (): string => join(dir, 'a');
+  const kubelet = (node: string, ...parts: string[]): string => join(dir, `kubelet-${node}`, ...parts);
+
+  async function startA(): Promise<Instance> {
+    const driver = await createVolplaneDriver({ nodeId: NODE, dataDir: dataA(), attachRequired: true, logger });
+    const endpoint = `unix://${join(dir, 'a.sock')}`;
+    const server = await serveCsiDriver({ endpoint, identity: driver.identity, controller: driver.controller, node: driver.node, logger });
+    return { driver, server, client: createCsiClient(endpoint, { defaultTimeoutMs: 60_000 }) };
+  }
+  async function startB(): Promise<Instance> {
+    const driver = await createVolplaneDriver({ nodeId: NODE_B, dataDir: join(dir, 'b'), attachRequired: true, mode: 'node', controllerDataDir: dataA(), logger });
+    const endpoint = `unix://${join(dir, 'b.sock')}`;
+    const server = await serveCsiDriver({ endpoint, identity: driver.identity, node: driver.node, logger });
+    return { driver, server, client: createCsiClient(endpoint, { defaultTimeoutMs: 60_000 }) };
+  }
+  async function stop(i: Instance): Promise<void> {
+    i.client.close();
+    await i.server.close();
+    await i.driver.dispose();
+  }
+  const seg = (node: string): { segments: Record<string, string> } => ({ segments: { [TOPOLOGY_KEY]: node } });
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'volplane-driver-multi-'));
+    a = await startA();
+  });
+  after(async () => {
+    await stop(a);
+    if (b !== undefined) await stop(b);
+    const leaks = await leaksUnder(dir);
+    await rm(dir, { recursive: true, force: true });
+    assert.deepEqual(leaks, []);
+  });
+
+  it('M-1: ControllerPublish knows a node-only instance once it started; other nodes stay NOT_FOUND', async () => {
+    const id = (await a.client.controller.CreateVolume({ name: 'm1', volume_capabilities: [MOUNT] })).volume.volume_id;
+    await rejectsWith(a.client.controller.ControllerPublishVolume({ volume_id: id, node_id: NODE_B, volume_capability: MOUNT }), 'NOT_FOUND', /node-b does not exist/);
+    b = await startB();
+    await a.client.controller.ControllerPublishVolume({ volume_id: id, node_id: NODE_B, volume_capability: MOUNT });
+    await rejectsWith(a.client.controller.ControllerPublishVolume({ volume_id: id, node_id: 'node-z', volume_capability: MOUNT }), 'NOT_FOUND');
+    const listed = (await a.client.controller.ListVolumes({})).entries.find((e) => e.volume.volume_id === id);
+    assert.deepEqual(listed?.status?.published_node_ids, [NODE_B]);
+    // B is node-only: no controller service advertised or served.
+    const caps = (await b.client.identity.GetPluginCapabilities({})).capabilities.map((c) => c.service?.type).filter((t) => t !== undefined);
+    assert.ok(!caps.includes('CONTROLLER_SERVICE'));
+    await rejectsWith(b.client.controller.CreateVolume({ name: 'x', volume_capabilities: [MOUNT] }), 'UNIMPLEMENTED');
+    assert.equal((await b.client.node.NodeGetInfo({})).node_id, NODE_B);
+    await a.client.controller.ControllerUnpublishVolume({ volume_id: id, node_id: NODE_B });
+    await a.client.controller.DeleteVolume({ volume_id: id });
+  });
+
+  it('M-2: CreateVolume is accessible from the known requisite segments and every other known node; unknown only is RESOURCE_EXHAUSTED', async () => {
+    const both = await a.client.controller.CreateVolume({
+      name: 'm2',
+      volume_capabilities: [MOUNT],
+      accessibility_requirements: { requisite: [seg(NODE_B), seg('node-z'), seg(NODE), seg(NODE_B)], preferred: [seg(NODE_B)] },
+    });
+    assert.deepEqual(both.volume.accessible_topology, [seg(NODE_B), seg(NODE)]);
+    // WaitForFirstConsumer: only the selected node is requisite, yet a pod may move to the other node.
+    const selected = await a.client.controller.CreateVolume({ name: 'm2-sel', volume_capabilities: [MOUNT], accessibility_requirements: { requisite: [seg(NODE_B)], preferred: [seg(NODE_B)] } });
+    assert.deepEqual(selected.volume.accessible_topology, [seg(NODE_B), seg(NODE)]);
+    const none = await a.client.controller.CreateVolume({ name: 'm2-none', volume_capabilities: [MOUNT] });
+    assert.deepEqual(none.volume.accessible_topology, [seg(NODE), seg(NODE_B)]);
+    await rejectsWith(
+      a.client.controller.CreateVolume({ name: 'm2-z', volume_capabilities: [MOUNT], accessibility_requirements: { requisite: [seg('node-z')] } }),
+      'RESOURCE_EXHAUSTED',
+    );
+    assert.ok(((await a.client.controller.GetCapacity({ accessible_topology: seg(NODE_B) })).available_capacity ?? 0) > 0);
+    assert.equal((await a.client.controller.GetCapacity({ accessible_topology: seg('node-z') })).available_capacity ?? 0, 0);
+    for (const v of [both, none, selected]) await a.client.controller.DeleteVolume({ volume_id: v.volume.volume_id });
+  });
+
+  it('M-3: an ext4 volume written on node A is there when staged and published on node B, also after B restarts', async () => {
+    assert.ok(b !== undefined);
+    const created = (
+      await a.client.controller.CreateVolume({
+        name: 'm3',
+        capacity_range: { required_bytes: 16 * MiB },
+        volume_capabilities: [EXT4],
+        accessibility_requirements: { requisite: [seg(NODE), seg(NODE_B)] },
+      })
+    ).volume;
+    const id = created.volume_id;
+    const context = created.volume_context ?? {};
+    const image = join(dataA(), 'volumes', `${id}.img`);
+
+    // Node A: attach, stage (formats), publish, write, then all the way back.
+    const onA = await a.client.controller.ControllerPublishVolume({ volume_id: id, node_id: NODE, volume_capability: EXT4 });
+    const stagingA = kubelet('a', 'm3', 'globalmount');
+    const targetA = kubelet('a', 'pods', 'p1', 'mount');
+    await a.client.node.NodeStageVolume({ volume_id: id, staging_target_path: stagingA, volume_capability: EXT4, volume_context: context, publish_context: onA.publish_context ?? {} });
+    await a.client.node.NodePublishVolume({ volume_id: id, staging_target_path: stagingA, target_path: targetA, volume_capability: EXT4, volume_context: context });
+    await writeFile(join(targetA, 'from-a.txt'), 'written on node A');
+    await a.client.node.NodeUnpublishVolume({ volume_id: id, target_path: targetA });
+    await a.client.node.NodeUnstageVolume({ volume_id: id, staging_target_path: stagingA });
+    await a.client.controller.ControllerUnpublishVolume({ volume_id: id, node_id: NODE });
+    assert.deepEqual(loopDevicesOf(image), []);
+
+    // Node B: staging before the attach is refused; after it, the data is there.
+    const stagingB = kubelet('b', 'm3', 'globalmount');
+    const targetB = kubelet('b', 'pods', 'p2', 'mount');
+    await rejectsWith(b.client.node.NodeStageVolume({ volume_id: id, staging_target_path: stagingB, volume_capability: EXT4, volume_context: context }), 'FAILED_PRECONDITION', /not attached/);
+    const onB = await a.client.controller.ControllerPublishVolume({ volume_id: id, node_id: NODE_B, volume_capability: EXT4 });
+    const device = onB.publish_context?.devicePath ?? '';
+    assert.deepEqual(loopDevicesOf(image), [device]);
+    const stageB = { volume_id: id, staging_target_path: stagingB, volume_capability: EXT4, volume_context: context, publish_context: onB.publish_context ?? {} };
+    await b.client.node.NodeStageVolume(stageB);
+    await b.client.node.NodeStageVolume(stageB);
+    assert.equal(findmnt(stagingB)?.source, device);
+    const publishB = { volume_id: id, staging_target_path: stagingB, target_path: targetB, volume_capability: EXT4, volume_context: context, publish_context: onB.publish_context ?? {} };
+    await b.client.node.NodePublishVolume(publishB);
+    assert.equal(await readFile(join(targetB, 'from-a.txt'), 'utf8'), 'written on node A');
+    // A knows nothing of B's staging; B's records live in B's own data dir.
+    assert.equal(a.driver.state.volumes.get(id)?.staging, undefined);
+    assert.equal(b.driver.state.volumes.size, 0);
+
+    // B restarts: it finds its staging and publication again, in its node-state.json.
+    await stop(b);
+    b = await startB();
+    const rebuilt = b.driver.state.contextVolumes.get(id);
+    assert.equal(rebuilt?.staging?.path, stagingB);
+    assert.deepEqual(rebuilt?.publications.map((p) => p.targetPath), [targetB]);
+    await b.client.node.NodePublishVolume(publishB);
+    assert.deepEqual(loopDevicesOf(image), [device], 'still one loop device, the controller’s');
+    const stats = await b.client.node.NodeGetVolumeStats({ volume_id: id, volume_path: targetB });
+    assert.ok((stats.usage.find((u) => u.unit === 'BYTES')?.total ?? 0) > 10 * MiB);
+
+    // Teardown on B never detaches the controller's device; ControllerUnpublish does.
+    await rejectsWith(b.client.node.NodeUnstageVolume({ volume_id: id, staging_target_path: stagingB }), 'FAILED_PRECONDITION');
+    await b.client.node.NodeUnpublishVolume({ volume_id: id, target_path: targetB });
+    await b.client.node.NodeUnpublishVolume({ volume_id: id, target_path: targetB });
+    await b.client.node.NodeUnstageVolume({ volume_id: id, staging_target_path: stagingB });
+    await b.client.node.NodeUnstageVolume({ volume_id: id, staging_target_path: stagingB });
+    assert.equal(findmnt(stagingB), undefined);
+    assert.equal(b.driver.state.contextVolumes.size, 0, 'a context record goes with its last staging');
+    assert.deepEqual(loopDevicesOf(image), [device]);
+    await a.client.controller.ControllerUnpublishVolume({ volume_id: id, node_id: NODE_B });
+    assert.deepEqual(loopDevicesOf(image), []);
+    await a.client.controller.DeleteVolume({ volume_id: id });
+    await assert.rejects(stat(image), { code: 'ENOENT' });
+  });
+
+  it('M-4: a directory volume on node B, from a context without a path (older PVs): the controller data dir locates it', async () => {
+    assert.ok(b !== undefined);
+    const created = (await a.client.controller.CreateVolume({ name: 'm4', volume_capabilities: [MOUNT] })).volume;
+    const id = created.volume_id;
+    const context = { 'volplane.io/kind': 'directory' };
+    await a.client.controller.ControllerPublishVolume({ volume_id: id, node_id: NODE_B, volume_capability: MOUNT });
+    const staging = kubelet('b', 'm4', 'globalmount');
+    const target = kubelet('b', 'pods', 'p4', 'mount');
+    await b.client.node.NodeStageVolume({ volume_id: id, staging_target_path: staging, volume_capability: MOUNT, volume_context: context });
+    await b.client.node.NodePublishVolume({ volume_id: id, staging_target_path: staging, target_path: target, volume_capability: MOUNT, volume_context: context });
+    await writeFile(join(target, 'on-b.txt'), 'node B');
+    assert.equal(await readFile(join(dataA(), 'volumes', id, 'on-b.txt'), 'utf8'), 'node B');
+    // Without a kind the context names no volplane volume; an id B never saw unpublishes as done.
+    await rejectsWith(b.client.node.NodeStageVolume({ volume_id: 'other', staging_target_path: staging, volume_capability: MOUNT, volume_context: {} }), 'NOT_FOUND');
+    await b.client.node.NodeUnpublishVolume({ volume_id: 'never-seen', target_path: kubelet('b', 'pods', 'none', 'mount') });
+    await rejectsWith(
+      b.client.node.NodeStageVolume({ volume_id: 'x', staging_target_path: staging, volume_capability: MOUNT, volume_context: { 'volplane.io/kind': 'directory', 'volplane.io/path': '/etc/../etc' } }),
+      'INVALID_ARGUMENT',
+    );
+    await b.client.node.NodeUnpublishVolume({ volume_id: id, target_path: target });
+    await b.client.node.NodeUnstageVolume({ volume_id: id, staging_target_path: staging });
+    await a.client.controller.ControllerUnpublishVolume({ volume_id: id, node_id: NODE_B });
+    await a.client.controller.DeleteVolume({ volume_id: id });
+  });
+
+  it('EPH-1: an ephemeral inline volume is made by NodePublish and removed by NodeUnpublish, on either instance, across a restart', async () => {
+    assert.ok(b !== undefined);
+    const context = { 'csi.storage.k8s.io/ephemeral': 'true', 'csi.storage.k8s.io/pod.name': 'p' };
+    for (const [name, inst, data] of [
+      ['a', () => a, join(dir, 'a')],
+      ['b', () => b!, join(dir, 'b')],
+    ] as const) {
+      const id = `csi-eph-${name}`;
+      const target = kubelet(name, 'pods', 'eph', 'volumes', 'kubernetes.io~csi', 'inline', 'mount');
+      const req = { volume_id: id, target_path: target, volume_capability: MOUNT, volume_context: context };
+      await inst().client.node.NodePublishVolume(req);
+      await inst().client.node.NodePublishVolume(req);
+      await rejectsWith(inst().client.node.NodePublishVolume({ ...req, volume_id: `${id}-blk`, volume_capability: BLOCK }), 'INVALID_ARGUMENT');
+      await writeFile(join(target, 'scratch.txt'), 'inline');
+      assert.equal(await readFile(join(data, 'ephemeral', id, 'scratch.txt'), 'utf8'), 'inline');
+      if (name === 'a') {
+        const listed = (await a.client.controller.ListVolumes({})).entries.map((e) => e.volume.volume_id);
+        assert.ok(!listed.includes(id), 'an ephemeral volume is no controller volume');
+        await stop(a);
+        a = await startA();
+      } else {
+        await stop(b!);
+        b = await startB();
+      }
+      assert.equal(inst().driver.state.contextVolumes.get(id)?.ephemeral, true, 'still recorded after a restart');
+      await inst().client.node.NodeUnpublishVolume({ volume_id: id, target_path: target });
+      await inst().client.node.NodeUnpublishVolume({ volume_id: id, target_path: target }).catch((err: unknown) => {
+        // Once gone, the controller instance no longer knows the id.
+        assert.ok(name === 'a' && err instanceof CsiError && err.codeName === 'NOT_FOUND', String(err));
+      });
+      assert.equal(findmnt(target), undefined);
+      await assert.rejects(stat(join(data, 'ephemeral', id)), { code: 'ENOENT' });
+      assert.equal(inst().driver.state.contextVolumes.size, 0);
+    }
+  });
+});

@@ -1,12 +1,22 @@
 // volplane's own CSI driver: Identity, Controller and Node services over the
-// driver state in <dataDir>/state.json. It knows CSI, not Kubernetes objects,
-// and imports only base and csi.
+// driver state in <dataDir>/state.json and node-state.json. It knows CSI, not
+// Kubernetes objects, and imports only base and csi.
 //
 // Layout of dataDir:
-//   state.json           what exists, who holds it (state.ts)
+//   state.json           what exists, who is attached (state.ts)
+//   node-state.json      what this node staged and published (state.ts)
 //   volumes/<id>/        directory volumes
 //   volumes/<id>.img     loop volumes: sparse images, formatted on first stage
 //   snapshots/<id>[.img] point-in-time copies
+//   nodes/<node>.json    node-only instances on this machine (nodes.ts)
+//   ephemeral/<id>/      CSI ephemeral inline volumes while published
+//
+// Modes. 'controller-node' (the default) serves all three services for one
+// node. 'node' serves Identity and Node only, for a further node agent on the
+// same machine: it stages and publishes the controller instance's volumes
+// from the volume_context and publish_context CSI passes it, keeps only its
+// own stagings and publications in its own dataDir, and records itself in
+// the controller's nodes/ so ControllerPublishVolume accepts its node id.
 //
 // Restart: the state is read back, then checked against the machine before
 // the first call is served — a loop volume's device is looked up again with
@@ -24,12 +34,13 @@ import type {
   ProbeResponse,
 } from '../../csi/index.ts';
 import { join } from 'node:path';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { createControllerServer } from './controller-server.ts';
 import { canResizeExtOnline, loopDevicesOf, mountAt } from './host.ts';
 import { createNodeServer } from './node-server.ts';
 import { DriverState } from './state.ts';
-import { DRIVER_NAME, DRIVER_VERSION, releaseLoopDevice, type DriverContext } from './volumes.ts';
+import { registerNode } from './nodes.ts';
+import { DRIVER_NAME, DRIVER_VERSION, releaseLoopDevice, type DriverContext, type DriverMode } from './volumes.ts';
 
 export interface VolplaneDriverOptions {
   /** The node this driver instance serves (reported by NodeGetInfo, used as topology). */
@@ -40,11 +51,24 @@ export interface VolplaneDriverOptions {
   attachRequired: boolean;
   /** Reported by NodeGetInfo and enforced by ControllerPublishVolume; 0 or unset means no limit. */
   maxVolumesPerNode?: number;
+  /** 'controller-node' (default): all services. 'node': Identity and Node only, see the top of this file. */
+  mode?: DriverMode;
+  /**
+   * Node mode: the controller instance's dataDir. The node records itself in
+   * its nodes/ (so the controller attaches to it) and finds the files of
+   * volumes whose volume_context carries no path there. Ignored otherwise.
+   */
+  controllerDataDir?: string;
   logger: Logger;
 }
 
 export interface VolplaneDriver {
   readonly identity: IdentityService;
+  readonly mode: DriverMode;
+  /**
+   * In node mode a stand-in with no capabilities whose every other call is
+   * UNIMPLEMENTED; serve it only when `mode` is 'controller-node'.
+   */
   readonly controller: ControllerService;
   readonly node: NodeService;
   readonly state: DriverState;
@@ -53,18 +77,32 @@ export interface VolplaneDriver {
 }
 
 export async function createVolplaneDriver(options: VolplaneDriverOptions): Promise<VolplaneDriver> {
-  const logger = options.logger.child({ component: 'volplane-csi-driver', nodeId: options.nodeId });
+  const mode = options.mode ?? 'controller-node';
+  const logger = options.logger.child({ component: 'volplane-csi-driver', nodeId: options.nodeId, mode });
   await mkdir(options.dataDir, { recursive: true });
   const state = await DriverState.load(join(options.dataDir, 'state.json'));
+  if (state.nodeFileProblem !== undefined) {
+    logger.warn({ file: state.nodeFile, problem: state.nodeFileProblem }, 'node state unreadable (left by a kernel crash?); starting with nothing staged');
+  }
   const ctx: DriverContext = {
     nodeId: options.nodeId,
     dataDir: options.dataDir,
     attachRequired: options.attachRequired,
     maxVolumesPerNode: options.maxVolumesPerNode ?? 0,
+    mode,
+    controllerDataDir: mode === 'node' ? options.controllerDataDir : options.dataDir,
     state,
     logger,
   };
   await reconcileWithHost(ctx);
+  if (mode === 'node' && options.controllerDataDir !== undefined) {
+    await registerNode(options.controllerDataDir, {
+      nodeId: options.nodeId,
+      dataDir: options.dataDir,
+      maxVolumesPerNode: ctx.maxVolumesPerNode,
+      registeredAtMs: Date.now(),
+    });
+  }
   // xfs grows while mounted with the privileges we have; ext4 needs
   // CAP_SYS_RESOURCE, so without it only offline expansion is promised.
   const onlineExpansion = await canResizeExtOnline();
@@ -76,7 +114,7 @@ export async function createVolplaneDriver(options: VolplaneDriverOptions): Prom
     async GetPluginCapabilities(): Promise<GetPluginCapabilitiesResponse> {
       return {
         capabilities: [
-          { service: { type: 'CONTROLLER_SERVICE' } },
+          ...(mode === 'node' ? [] : [{ service: { type: 'CONTROLLER_SERVICE' as const } }]),
           { service: { type: 'VOLUME_ACCESSIBILITY_CONSTRAINTS' } },
           { volume_expansion: { type: onlineExpansion ? 'ONLINE' : 'OFFLINE' } },
         ],
@@ -89,12 +127,13 @@ export async function createVolplaneDriver(options: VolplaneDriverOptions): Prom
 
   return {
     identity,
-    controller: createControllerServer(ctx),
+    mode,
+    controller: mode === 'node' ? { ControllerGetCapabilities: async () => ({ capabilities: [] }) } : createControllerServer(ctx),
     node: createNodeServer(ctx),
     state,
     async dispose() {
       // Wait for the last state write; everything else belongs to the machine.
-      await state.persist();
+      await state.flushed();
     },
   };
 }
@@ -102,7 +141,7 @@ export async function createVolplaneDriver(options: VolplaneDriverOptions): Prom
 /** Brings the recorded state in line with the loop-device list and the mount table. */
 async function reconcileWithHost(ctx: DriverContext): Promise<void> {
   let changed = false;
-  for (const vol of ctx.state.volumes.values()) {
+  for (const vol of [...ctx.state.allVolumes()]) {
     const kept = [];
     for (const pub of vol.publications) {
       if ((await mountAt(pub.targetPath)) !== undefined) kept.push(pub);
@@ -133,6 +172,13 @@ async function reconcileWithHost(ctx: DriverContext): Promise<void> {
       changed = true;
     }
   }
-  if (changed) await ctx.state.persist();
+  // Context records (node-only volumes, ephemeral volumes) nothing holds any more go.
+  for (const vol of [...ctx.state.contextVolumes.values()]) {
+    if (vol.staging !== undefined || vol.publications.length > 0) continue;
+    if (vol.ephemeral === true) await rm(vol.path, { recursive: true, force: true });
+    ctx.state.contextVolumes.delete(vol.id);
+    changed = true;
+  }
+  if (changed) await (ctx.mode === 'node' ? ctx.state.persistNode() : ctx.state.persist());
   ctx.logger.info({ volumes: ctx.state.volumes.size, snapshots: ctx.state.snapshots.size }, 'driver state loaded');
 }

@@ -3,7 +3,8 @@
 // mounts (mount, umount, /proc/self/mountinfo) and statfs. The servers decide
 // what to do; this module only does it, so a reader can see every command the
 // driver runs in one place.
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { lstat, readFile, statfs } from 'node:fs/promises';
 
 /** A host command that exited non-zero (or could not start). */
@@ -31,6 +32,115 @@ export function run(file: string, args: readonly string[], timeoutMs = 120_000):
       reject(new HostCommandError(`${file} ${args.join(' ')}`, code, stderr || err.message, { cause: err }));
     });
   });
+}
+
+// ------------------------------------------------------- the quick runner
+//
+// Spawning a process from Node costs a few milliseconds (the whole runtime is
+// forked first); mount and umount are on every publish and unpublish, so
+// they go through one long-lived /bin/sh that forks them instead, for about
+// a millisecond each. One command at a time: a command that arrives while
+// the shell is busy is simply spawned from Node as before, so calls never
+// queue behind each other. The shell is started on first use, does not keep
+// the process alive, and is replaced when it dies or a command times out.
+// Output is only an error message here (stdout and stderr merged); commands
+// whose output is parsed use run().
+
+interface QuickShell {
+  child: ChildProcess;
+  busy: boolean;
+  buffer: string;
+  pending: { marker: string; resolve: (r: { code: number; output: string }) => void; reject: (err: Error) => void } | undefined;
+}
+
+let shell: QuickShell | undefined;
+
+function quickShell(): QuickShell | undefined {
+  if (shell !== undefined && shell.child.exitCode === null && shell.child.signalCode === null) return shell;
+  let child: ChildProcess;
+  try {
+    child = spawn('/bin/sh', [], { stdio: ['pipe', 'pipe', 'ignore'] });
+  } catch {
+    return undefined;
+  }
+  const s: QuickShell = { child, busy: false, buffer: '', pending: undefined };
+  const fail = (err: Error): void => {
+    if (shell === s) shell = undefined;
+    const p = s.pending;
+    s.pending = undefined;
+    p?.reject(err);
+  };
+  child.on('error', fail);
+  child.on('exit', () => fail(new Error('the quick shell exited')));
+  child.stdin?.on('error', () => {});
+  child.stdout?.setEncoding('utf8');
+  child.stdout?.on('data', (chunk: string) => {
+    s.buffer += chunk;
+    const p = s.pending;
+    if (p === undefined) return;
+    const at = s.buffer.indexOf(`\n${p.marker} `);
+    if (at < 0) return;
+    const end = s.buffer.indexOf('\n', at + 1);
+    if (end < 0) return;
+    const code = Number(s.buffer.slice(at + p.marker.length + 2, end));
+    const output = s.buffer.slice(0, at);
+    s.buffer = s.buffer.slice(end + 1);
+    s.pending = undefined;
+    p.resolve({ code, output });
+  });
+  idle(s);
+  shell = s;
+  return s;
+}
+
+/** Lets the process exit while the shell waits for work. */
+function idle(s: QuickShell): void {
+  s.child.unref();
+  (s.child.stdout as { unref?: () => void } | null)?.unref?.();
+  (s.child.stdin as { unref?: () => void } | null)?.unref?.();
+}
+
+function busy(s: QuickShell): void {
+  s.child.ref();
+  (s.child.stdout as { ref?: () => void } | null)?.ref?.();
+  (s.child.stdin as { ref?: () => void } | null)?.ref?.();
+}
+
+const shellQuote = (arg: string): string => `'${arg.replaceAll("'", `'\\''`)}'`;
+
+/** Runs a command whose output does not matter beyond an error message; see above. */
+export async function runQuick(file: string, args: readonly string[], timeoutMs = 120_000): Promise<void> {
+  const s = quickShell();
+  if (s === undefined || s.busy) {
+    await run(file, args, timeoutMs);
+    return;
+  }
+  s.busy = true;
+  busy(s);
+  const marker = `__volplane_${randomUUID()}`;
+  const command = [file, ...args].map(shellQuote).join(' ');
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const result = await new Promise<{ code: number; output: string }>((resolve, reject) => {
+      s.pending = { marker, resolve, reject };
+      timer = setTimeout(() => {
+        s.child.kill('SIGKILL');
+        reject(new HostCommandError(`${file} ${args.join(' ')}`, undefined, `timed out after ${timeoutMs} ms`));
+      }, timeoutMs);
+      // The leading newline makes the marker line unambiguous even after output without one.
+      s.child.stdin?.write(`${command} </dev/null 2>&1; printf '\\n%s %d\\n' ${marker} $?\n`, (err) => {
+        if (err) reject(err);
+      });
+    });
+    if (result.code !== 0) throw new HostCommandError(`${file} ${args.join(' ')}`, result.code, result.output);
+  } catch (err) {
+    if (err instanceof HostCommandError) throw err;
+    throw new HostCommandError(`${file} ${args.join(' ')}`, undefined, (err as Error).message, { cause: err });
+  } finally {
+    clearTimeout(timer);
+    s.busy = false;
+    idle(s);
+  }
 }
 
 // ------------------------------------------------------------ loop devices
@@ -113,8 +223,12 @@ export async function readMounts(): Promise<MountEntry[]> {
 
 /** The topmost mount at exactly `path`, if any. */
 export async function mountAt(path: string): Promise<MountEntry | undefined> {
-  const mounts = await readMounts();
-  return mounts.filter((m) => m.target === path).at(-1);
+  return (await mountsAt(path)).at(-1);
+}
+
+/** Every mount stacked at exactly `path`, bottom first (one read of the mount table). */
+export async function mountsAt(path: string): Promise<MountEntry[]> {
+  return (await readMounts()).filter((m) => m.target === path);
 }
 
 function unescapeMount(s: string): string {
@@ -124,15 +238,15 @@ function unescapeMount(s: string): string {
 export async function mountFilesystem(device: string, target: string, fsType: string, flags: readonly string[]): Promise<void> {
   const args = ['-t', fsType];
   if (flags.length > 0) args.push('-o', flags.join(','));
-  await run('mount', [...args, device, target]);
+  await runQuick('mount', [...args, device, target]);
 }
 
 /** Bind-mounts `source` at `target`; read-only takes a second remount, as the kernel requires. */
 export async function bindMount(source: string, target: string, readonly: boolean): Promise<void> {
-  await run('mount', ['--bind', source, target]);
+  await runQuick('mount', ['--bind', source, target]);
   if (readonly) {
     try {
-      await run('mount', ['-o', 'remount,bind,ro', target]);
+      await runQuick('mount', ['-o', 'remount,bind,ro', target]);
     } catch (err) {
       await unmount(target).catch(() => {});
       throw err;
@@ -141,7 +255,7 @@ export async function bindMount(source: string, target: string, readonly: boolea
 }
 
 export async function unmount(target: string): Promise<void> {
-  await run('umount', [target]);
+  await runQuick('umount', [target]);
 }
 
 // ------------------------------------------------------------------ statfs

@@ -3,4 +3,5 @@
 export { createVolplaneDriver, type VolplaneDriver, type VolplaneDriverOptions } from './driver.ts';
 export { DriverState, StateFileError, type SnapshotRecord, type VolumeKind, type VolumeRecord } from './state.ts';
 export { HostCommandError } from './host.ts';
-export { DRIVER_NAME, DRIVER_VERSION, TOPOLOGY_KEY } from './volumes.ts';
+export { registeredNodeIds, type NodeRegistration } from './nodes.ts';
+export { CONTEXT_EPHEMERAL, CONTEXT_PATH, DRIVER_NAME, DRIVER_VERSION, TOPOLOGY_KEY, type DriverMode } from './volumes.ts';

@@ -9,8 +9,21 @@
 // where its device is found or set up (never a second one for the same image)
 // and where the filesystem is created — only when blkid finds none, so a
 // volume is never formatted twice, not even after a driver restart.
-import { mkdir, rm, rmdir, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+//
+// Which volume a call is about: a controller record of this instance, else a
+// record this node made from the call itself — in node-only mode from the
+// volume_context CreateVolume set (kind, path, fsType) on the first
+// NodeStage/NodePublish, and for CSI ephemeral inline volumes a directory
+// made by NodePublish under <dataDir>/ephemeral. Such context records live
+// in node-state.json while staged or published and are dropped after. The
+// calls that carry no context (unstage, unpublish) find them there; in
+// node-only mode an id with no record is "nothing of it here": the target
+// or staging path is cleaned and the call succeeds.
+//
+// Node-side changes are written with persistNode() (no fsync: they describe
+// mounts, which a power cut removes as well; see state.ts).
+import { lstat, mkdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { dirname, isAbsolute, join, normalize } from 'node:path';
 import {
   CsiError,
   type NodeExpandVolumeRequest,
@@ -37,16 +50,22 @@ import {
   loopDevicesOf,
   makeFilesystem,
   mountAt,
+  mountsAt,
   mountFilesystem,
   pathExists,
   refreshLoopCapacity,
   unmount,
 } from './host.ts';
 import {
+  CONTEXT_DEVICE_PATH,
+  CONTEXT_EPHEMERAL,
+  CONTEXT_FS_TYPE,
+  CONTEXT_KIND,
+  CONTEXT_PATH,
   TOPOLOGY_KEY,
   assertCompatible,
   ensureLoopDevice,
-  getVolume,
+  ownsLoopDevice,
   isBlock,
   isReadOnlyMode,
   releaseLoopDevice,
@@ -60,12 +79,104 @@ export function createNodeServer(ctx: DriverContext): NodeService {
 
   /** The volume recorded as published at `target`, if any. */
   const publisherOf = (target: string): VolumeRecord | undefined => {
-    for (const v of state.volumes.values()) if (v.publications.some((p) => p.targetPath === target)) return v;
+    for (const v of state.allVolumes()) if (v.publications.some((p) => p.targetPath === target)) return v;
     return undefined;
   };
 
+  const notFound = (id: string): CsiError => new CsiError('NOT_FOUND', `volume id ${id} does not exist in the volumes list`);
+
+  /** The record of a volume for a call that carries no context (unstage, unpublish, stats, expand). */
+  const known = (id: string): VolumeRecord | undefined => state.nodeVolume(id);
+
+  /**
+   * The record for a stage or publish: the known one, else (node-only mode)
+   * one made from volume_context. `fresh` records are not stored until the
+   * call succeeds.
+   */
+  async function resolve(id: string, context: Record<string, string> | null | undefined): Promise<{ vol: VolumeRecord; fresh: boolean }> {
+    const vol = known(id);
+    if (vol !== undefined) return { vol, fresh: false };
+    if (ctx.mode !== 'node') throw notFound(id);
+    return { vol: await recordFromContext(id, context ?? {}), fresh: true };
+  }
+
+  /**
+   * A volume of the controller instance, described by its volume_context.
+   * The path must be a normalised absolute path to an existing directory
+   * (kind directory) or regular file (kind loop), no symlink: the context
+   * comes from a PV, which only an admin writes, but it still names a host
+   * path that gets bind-mounted into a pod.
+   */
+  async function recordFromContext(id: string, context: Record<string, string>): Promise<VolumeRecord> {
+    const kind = context[CONTEXT_KIND];
+    if (kind !== 'directory' && kind !== 'loop') throw notFound(id);
+    if (id.includes('/') || id === '.' || id === '..') throw new CsiError('INVALID_ARGUMENT', `volume id ${JSON.stringify(id)} is not a volplane volume id`);
+    let path = context[CONTEXT_PATH];
+    if (path === undefined && ctx.controllerDataDir !== undefined) {
+      path = join(ctx.controllerDataDir, 'volumes', kind === 'loop' ? `${id}.img` : id);
+    }
+    if (path === undefined) {
+      throw new CsiError('NOT_FOUND', `volume ${id}: its volume_context names no ${CONTEXT_PATH} and this node knows no controller data dir`);
+    }
+    if (!isAbsolute(path) || normalize(path) !== path) throw new CsiError('INVALID_ARGUMENT', `volume ${id}: ${CONTEXT_PATH} must be a normalised absolute path`);
+    let stat;
+    try {
+      stat = await lstat(path);
+    } catch {
+      throw new CsiError('NOT_FOUND', `volume ${id} does not exist: ${path} is missing`);
+    }
+    if (kind === 'directory' ? !stat.isDirectory() : !stat.isFile()) {
+      throw new CsiError('INVALID_ARGUMENT', `volume ${id}: ${path} is not a ${kind === 'loop' ? 'regular file' : 'directory'}`);
+    }
+    const vol: VolumeRecord = {
+      id,
+      name: id,
+      kind,
+      path,
+      capacityBytes: kind === 'loop' ? stat.size : 0,
+      parameters: {},
+      createdAtMs: Date.now(),
+      attachments: [],
+      publications: [],
+    };
+    const fsType = context[CONTEXT_FS_TYPE];
+    if (kind === 'loop' && fsType !== undefined && fsType !== '') vol.fsType = fsType;
+    return vol;
+  }
+
+  /** Stores a fresh context record once its call succeeded; drops a context record nothing holds any more. */
+  const keep = (vol: VolumeRecord): void => {
+    if (state.volumes.get(vol.id) === vol) return;
+    if (vol.staging === undefined && vol.publications.length === 0) state.contextVolumes.delete(vol.id);
+    else state.contextVolumes.set(vol.id, vol);
+  };
+
+  /**
+   * The loop device of a staged or staging loop volume. A node-only instance
+   * with an attach step uses the device ControllerPublishVolume set up (its
+   * publish_context devicePath, which must still back the volume's file).
+   */
+  async function deviceOf(vol: VolumeRecord, publishContext: Record<string, string> | null | undefined): Promise<string> {
+    if (ownsLoopDevice(ctx)) {
+      if (ctx.attachRequired && !vol.attachments.some((a) => a.nodeId === ctx.nodeId)) {
+        throw new CsiError('FAILED_PRECONDITION', `volume ${vol.id} is not attached to node ${ctx.nodeId}; ControllerPublishVolume first`);
+      }
+      return ensureLoopDevice(ctx, vol);
+    }
+    const devices = await loopDevicesOf(vol.path);
+    const wanted = publishContext?.[CONTEXT_DEVICE_PATH] ?? vol.device;
+    if (wanted === undefined) {
+      throw new CsiError('FAILED_PRECONDITION', `volume ${vol.id} is not attached to node ${ctx.nodeId}: no ${CONTEXT_DEVICE_PATH} in publish_context; ControllerPublishVolume first`);
+    }
+    if (!devices.includes(wanted)) {
+      throw new CsiError('FAILED_PRECONDITION', `volume ${vol.id} is not attached: ${wanted} does not back ${vol.path} (any more)`);
+    }
+    vol.device = wanted;
+    return wanted;
+  }
+
   async function nodeStageVolume(req: NodeStageVolumeRequest): Promise<object> {
-    const vol = getVolume(ctx, req.volume_id ?? '');
+    const { vol } = await resolve(req.volume_id ?? '', req.volume_context);
     const cap = req.volume_capability!;
     const stagingPath = req.staging_target_path ?? '';
     assertCompatible(vol, cap);
@@ -83,14 +194,12 @@ export function createNodeServer(ctx: DriverContext): NodeService {
     }
     if (vol.kind === 'directory') {
       vol.staging = { path: stagingPath, block: false };
-      await state.persist();
+      keep(vol);
+      await state.persistNode();
       return {};
     }
-    if (ctx.attachRequired && !vol.attachments.some((a) => a.nodeId === ctx.nodeId)) {
-      throw new CsiError('FAILED_PRECONDITION', `volume ${vol.id} is not attached to node ${ctx.nodeId}; ControllerPublishVolume first`);
-    }
 
-    const device = await ensureLoopDevice(ctx, vol);
+    const device = await deviceOf(vol, req.publish_context);
     try {
       if (!block) {
         await mkdir(stagingPath, { recursive: true });
@@ -117,7 +226,8 @@ export function createNodeServer(ctx: DriverContext): NodeService {
         }
       }
       vol.staging = { path: stagingPath, block };
-      await state.persist();
+      keep(vol);
+      await state.persistNode();
     } catch (err) {
       if (vol.staging === undefined) await releaseLoopDevice(ctx, vol).catch(() => {});
       throw err;
@@ -126,8 +236,17 @@ export function createNodeServer(ctx: DriverContext): NodeService {
   }
 
   async function nodeUnstageVolume(req: NodeUnstageVolumeRequest): Promise<object> {
-    const vol = getVolume(ctx, req.volume_id ?? '');
+    const id = req.volume_id ?? '';
     const stagingPath = req.staging_target_path ?? '';
+    const vol = known(id);
+    if (vol === undefined) {
+      if (ctx.mode !== 'node') throw notFound(id);
+      // Node-only: nothing of it is recorded here (never staged, or already
+      // unstaged, or a record lost with a crash). Whatever is still mounted
+      // at its staging path goes; the CO asked for exactly that.
+      for (let n = (await mountsAt(stagingPath)).length; n > 0; n--) await unmount(stagingPath);
+      return {};
+    }
     if (vol.staging === undefined || vol.staging.path !== stagingPath) {
       // Not staged here: already done. Whatever is mounted at this path is
       // not this volume's (the CO may share one staging path between volumes
@@ -144,12 +263,14 @@ export function createNodeServer(ctx: DriverContext): NodeService {
     }
     delete vol.staging;
     await releaseLoopDevice(ctx, vol);
-    await state.persist();
+    keep(vol);
+    await state.persistNode();
     return {};
   }
 
   async function nodePublishVolume(req: NodePublishVolumeRequest): Promise<object> {
-    const vol = getVolume(ctx, req.volume_id ?? '');
+    if (req.volume_context?.[CONTEXT_EPHEMERAL] === 'true') return publishEphemeral(req);
+    const { vol } = await resolve(req.volume_id ?? '', req.volume_context);
     const cap = req.volume_capability!;
     const target = req.target_path ?? '';
     const stagingPath = req.staging_target_path ?? '';
@@ -182,8 +303,15 @@ export function createNodeServer(ctx: DriverContext): NodeService {
     if (holder !== undefined && holder !== vol) {
       throw new CsiError('FAILED_PRECONDITION', `target path ${target} already holds volume ${holder.id}`);
     }
-    const source = vol.kind === 'directory' ? vol.path : block ? await ensureLoopDevice(ctx, vol) : stagingPath;
+    const source = vol.kind === 'directory' ? vol.path : block ? await deviceOf(vol, req.publish_context) : stagingPath;
+    await bindAtTarget(source, target, block, readonly);
+    vol.publications.push({ targetPath: target, readonly, block });
+    keep(vol);
+    await state.persistNode();
+    return {};
+  }
 
+  async function bindAtTarget(source: string, target: string, block: boolean, readonly: boolean): Promise<void> {
     if (block) {
       await mkdir(dirname(target), { recursive: true });
       if (!(await pathExists(target))) await writeFile(target, '', { mode: 0o660 });
@@ -191,34 +319,82 @@ export function createNodeServer(ctx: DriverContext): NodeService {
       await mkdir(target, { recursive: true });
     }
     if ((await mountAt(target)) === undefined) await bindMount(source, target, readonly);
-    vol.publications.push({ targetPath: target, readonly, block });
-    await state.persist();
+  }
+
+  /**
+   * A CSI ephemeral inline volume (volume_context marks it; the kubelet
+   * never stages one): a fresh directory <dataDir>/ephemeral/<id>, bound at
+   * the target, removed with its last unpublish. Like the upstream hostpath
+   * driver, the volume exists only as long as the pod that names it.
+   */
+  async function publishEphemeral(req: NodePublishVolumeRequest): Promise<object> {
+    const id = req.volume_id ?? '';
+    const cap = req.volume_capability!;
+    const target = req.target_path ?? '';
+    if (id.includes('/') || id === '.' || id === '..') throw new CsiError('INVALID_ARGUMENT', `volume id ${JSON.stringify(id)} cannot name an ephemeral volume`);
+    if (isBlock(cap)) throw new CsiError('INVALID_ARGUMENT', `ephemeral volume ${id}: inline volumes are directories and have no block access`);
+    const readonly = req.readonly === true || isReadOnlyMode(cap);
+    let vol = known(id);
+    if (vol !== undefined && vol.ephemeral !== true) {
+      throw new CsiError('ALREADY_EXISTS', `volume ${id} exists and is not an ephemeral volume`);
+    }
+    const existing = vol?.publications.find((p) => p.targetPath === target);
+    if (existing !== undefined) {
+      if (existing.readonly !== readonly) throw new CsiError('ALREADY_EXISTS', `volume ${id} is already published at ${target} with readonly=${existing.readonly}`);
+      return {};
+    }
+    const holder = publisherOf(target);
+    if (holder !== undefined && holder !== vol) throw new CsiError('FAILED_PRECONDITION', `target path ${target} already holds volume ${holder.id}`);
+    const fresh = vol === undefined;
+    if (vol === undefined) {
+      const path = join(ctx.dataDir, 'ephemeral', id);
+      await mkdir(path, { recursive: true, mode: 0o777 });
+      vol = { id, name: id, kind: 'directory', path, capacityBytes: 0, parameters: {}, createdAtMs: Date.now(), attachments: [], publications: [], ephemeral: true };
+    }
+    try {
+      await bindAtTarget(vol.path, target, false, readonly);
+    } catch (err) {
+      if (fresh) await rm(vol.path, { recursive: true, force: true });
+      throw err;
+    }
+    vol.publications.push({ targetPath: target, readonly, block: false });
+    keep(vol);
+    await state.persistNode();
+    ctx.logger.info({ volumeId: id, target }, 'published ephemeral volume');
     return {};
   }
 
   async function nodeUnpublishVolume(req: NodeUnpublishVolumeRequest): Promise<object> {
-    const vol = getVolume(ctx, req.volume_id ?? '');
+    const id = req.volume_id ?? '';
     const target = req.target_path ?? '';
-    const pub = vol.publications.find((p) => p.targetPath === target);
+    const vol = known(id);
+    if (vol === undefined && ctx.mode !== 'node') throw notFound(id);
+    const pub = vol?.publications.find((p) => p.targetPath === target);
     // Another volume published at this path is not ours to undo; this volume
     // is simply not published there, which is success.
     const holder = publisherOf(target);
     if (holder !== undefined && holder !== vol) return {};
-    // A target may carry more than one mount if a crash repeated a publish.
-    while ((await mountAt(target)) !== undefined) await unmount(target);
-    if (await pathExists(target)) {
-      if (pub?.block === true) await rm(target, { force: true });
-      else await rmdir(target).catch(() => rm(target, { force: true }));
+    // A target may carry more than one mount if a crash repeated a publish:
+    // one read of the mount table, then one umount per mount found.
+    for (let n = (await mountsAt(target)).length; n > 0; n--) await unmount(target);
+    if (pub?.block === true) await rm(target, { force: true });
+    else await rmdir(target).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? undefined : rm(target, { force: true })));
+    if (vol === undefined) return {};
+    if (pub !== undefined) vol.publications = vol.publications.filter((p) => p !== pub);
+    if (vol.ephemeral === true && vol.publications.length === 0) {
+      await rm(vol.path, { recursive: true, force: true });
+      ctx.logger.info({ volumeId: id }, 'removed ephemeral volume');
     }
     if (pub !== undefined) {
-      vol.publications = vol.publications.filter((p) => p !== pub);
-      await state.persist();
+      keep(vol);
+      await state.persistNode();
     }
     return {};
   }
 
   async function nodeGetVolumeStats(req: NodeGetVolumeStatsRequest): Promise<NodeGetVolumeStatsResponse> {
-    const vol = getVolume(ctx, req.volume_id ?? '');
+    const vol = known(req.volume_id ?? '');
+    if (vol === undefined) throw notFound(req.volume_id ?? '');
     const path = req.volume_path ?? '';
     // The spec's NOT_FOUND: the volume "does not exist on the specified
     // volume_path" — a path that merely exists is not enough, it must be one
@@ -248,7 +424,8 @@ export function createNodeServer(ctx: DriverContext): NodeService {
   }
 
   async function nodeExpandVolume(req: NodeExpandVolumeRequest): Promise<NodeExpandVolumeResponse> {
-    const vol = getVolume(ctx, req.volume_id ?? '');
+    const vol = known(req.volume_id ?? '');
+    if (vol === undefined) throw notFound(req.volume_id ?? '');
     const path = req.volume_path ?? '';
     if (!(await pathExists(path))) throw new CsiError('NOT_FOUND', `volume path ${path} does not exist`);
     if (req.volume_capability) assertCompatible(vol, req.volume_capability);
@@ -256,6 +433,8 @@ export function createNodeServer(ctx: DriverContext): NodeService {
     const device = (await loopDevicesOf(vol.path))[0];
     if (device === undefined) throw new CsiError('FAILED_PRECONDITION', `volume ${vol.id} is not staged on node ${ctx.nodeId}`);
     await refreshLoopCapacity(device);
+    // A context record learns the new size from the file the controller grew.
+    if (state.volumes.get(vol.id) !== vol) vol.capacityBytes = await deviceSize(device);
     if (vol.staging !== undefined && !vol.staging.block) {
       const fsType = (await filesystemOf(device)) ?? vol.fsType ?? 'ext4';
       if (fsType === 'ext4') {

@@ -3,7 +3,7 @@
 // state file that cannot be read stops the driver instead of being replaced.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DriverState, StateFileError, type VolumeRecord } from './state.ts';
@@ -43,7 +43,10 @@ describe('driver state', () => {
       assert.deepEqual(again.volumes.get('a')?.staging, { path: '/staging/a', block: false });
       assert.equal(again.volumeByName('pvc-b')?.id, 'b');
       assert.equal(again.snapshotByName('snap')?.sourceVolumeId, 'a');
-      assert.deepEqual(await readdir(dir), ['state.json']);
+      assert.deepEqual((await readdir(dir)).sort(), ['node-state.json', 'state.json']);
+      // The controller's file holds no node-side records.
+      const controllerFile = JSON.parse(await readFile(file, 'utf8')) as { volumes: VolumeRecord[] };
+      assert.equal(controllerFile.volumes.find((v) => v.id === 'a')?.staging, undefined);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -56,6 +59,51 @@ describe('driver state', () => {
       await assert.rejects(DriverState.load(join(dir, 'state.json')), StateFileError);
       await writeFile(join(dir, 'state.json'), '{"version": 7}');
       await assert.rejects(DriverState.load(join(dir, 'state.json')), StateFileError);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('4: persistNode writes only the node file; a torn node file reads as nothing staged, the volumes stay', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'volplane-state-'));
+    try {
+      const file = join(dir, 'state.json');
+      const state = await DriverState.load(file);
+      const a = volume('a', 'pvc-a');
+      state.volumes.set('a', a);
+      await state.persist();
+      const before = await readFile(file, 'utf8');
+      a.staging = { path: '/staging/a', block: false };
+      a.publications.push({ targetPath: '/pods/x', readonly: false, block: false });
+      state.contextVolumes.set('ctx', { ...volume('ctx', 'ctx'), staging: { path: '/staging/ctx', block: false } });
+      await state.persistNode();
+      assert.equal(await readFile(file, 'utf8'), before, 'state.json untouched by a node-side change');
+      const again = await DriverState.load(file);
+      assert.deepEqual(again.volumes.get('a')?.staging, { path: '/staging/a', block: false });
+      assert.equal(again.volumes.get('a')?.publications.length, 1);
+      assert.deepEqual(again.contextVolumes.get('ctx')?.staging, { path: '/staging/ctx', block: false });
+      await writeFile(join(dir, 'node-state.json'), '');
+      const torn = await DriverState.load(file);
+      assert.ok(torn.nodeFileProblem !== undefined);
+      assert.equal(torn.volumes.get('a')?.staging, undefined);
+      assert.equal(torn.contextVolumes.size, 0);
+      assert.equal(torn.volumeByName('pvc-a')?.id, 'a');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('5: a state.json from before the split keeps its stagings until the node file exists', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'volplane-state-'));
+    try {
+      const file = join(dir, 'state.json');
+      const old = { ...volume('a', 'pvc-a'), staging: { path: '/staging/a', block: false } };
+      await writeFile(file, JSON.stringify({ version: 1, volumes: [old], snapshots: [] }));
+      const state = await DriverState.load(file);
+      assert.deepEqual(state.volumes.get('a')?.staging, { path: '/staging/a', block: false });
+      await state.persist();
+      const again = await DriverState.load(file);
+      assert.deepEqual(again.volumes.get('a')?.staging, { path: '/staging/a', block: false });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -6,6 +6,15 @@
 // device is set up by whichever comes first — reusing one that losetup
 // already knows for the image, so there are never two — and detached when
 // neither holds it any longer.
+//
+// Several driver instances may share one machine: one with the Controller
+// service (mode 'controller-node', the one `volplane up` runs) and
+// node-only instances for further node agents (mode 'node'). Volumes and
+// loop devices are machine-wide, so a node-only instance works on what the
+// controller made, from what CSI hands it (volume_context, publish_context);
+// it keeps only its own stagings and publications. When volumes need an
+// attach step the controller's attachment holds the loop device, so a
+// node-only instance uses that device and never detaches it.
 import type { Logger } from '../../base/index.ts';
 import { CsiError, type AccessModeName, type VolumeCapability } from '../../csi/index.ts';
 import { attachLoop, detachLoop, loopDevicesOf } from './host.ts';
@@ -20,6 +29,10 @@ export const DEFAULT_FS_TYPE = 'ext4';
 export const CONTEXT_DEVICE_PATH = 'devicePath';
 export const CONTEXT_KIND = 'volplane.io/kind';
 export const CONTEXT_FS_TYPE = 'volplane.io/fsType';
+/** volume_context: the directory or image file of the volume (machine-wide). */
+export const CONTEXT_PATH = 'volplane.io/path';
+/** volume_context key the kubelet sets on a CSI ephemeral inline volume. */
+export const CONTEXT_EPHEMERAL = 'csi.storage.k8s.io/ephemeral';
 /** StorageClass parameters understood by CreateVolume. */
 export const PARAM_KIND = 'kind';
 export const PARAM_FS_TYPE = 'csi.storage.k8s.io/fstype';
@@ -31,13 +44,31 @@ export const DEFAULT_LOOP_SIZE = 1 * GiB;
 /** mkfs.xfs refuses filesystems smaller than 300 MiB. */
 export const MIN_SIZE: Record<string, number> = { ext4: 16 * MiB, xfs: 300 * MiB };
 
+export type DriverMode = 'controller-node' | 'node';
+
 export interface DriverContext {
   nodeId: string;
   dataDir: string;
   attachRequired: boolean;
   maxVolumesPerNode: number;
+  mode: DriverMode;
+  /**
+   * The controller instance's data dir: where node-only instances record
+   * themselves (`nodes/`) and, for volumes whose context has no path, where
+   * their files are. The own dataDir in controller-node mode.
+   */
+  controllerDataDir: string | undefined;
   state: DriverState;
   logger: Logger;
+}
+
+/**
+ * Whether this instance sets up and detaches `vol`'s loop device itself. A
+ * node-only instance does not when an attach step exists: the controller's
+ * ControllerPublishVolume set it up and its ControllerUnpublish releases it.
+ */
+export function ownsLoopDevice(ctx: DriverContext): boolean {
+  return ctx.mode === 'controller-node' || !ctx.attachRequired;
 }
 
 export function isBlock(cap: VolumeCapability): boolean {
@@ -74,7 +105,7 @@ export function assertCompatible(vol: VolumeRecord, cap: VolumeCapability): void
 }
 
 export function getVolume(ctx: DriverContext, id: string): VolumeRecord {
-  const vol = ctx.state.volumes.get(id);
+  const vol = ctx.mode === 'node' ? undefined : ctx.state.volumes.get(id);
   if (vol === undefined) throw new CsiError('NOT_FOUND', `volume id ${id} does not exist in the volumes list`);
   return vol;
 }
@@ -90,7 +121,7 @@ export async function ensureLoopDevice(ctx: DriverContext, vol: VolumeRecord): P
 
 /** Detaches a loop volume's device(s) when no attachment and no staging holds them. */
 export async function releaseLoopDevice(ctx: DriverContext, vol: VolumeRecord): Promise<void> {
-  if (vol.kind !== 'loop' || vol.attachments.length > 0 || vol.staging !== undefined) return;
+  if (vol.kind !== 'loop' || vol.attachments.length > 0 || vol.staging !== undefined || !ownsLoopDevice(ctx)) return;
   for (const device of await loopDevicesOf(vol.path)) {
     await detachLoop(device);
     ctx.logger.info({ volumeId: vol.id, device }, 'detached loop device');
