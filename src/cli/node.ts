@@ -8,8 +8,11 @@
 // FlexVolume drivers, kubernetes.io/csi over the node's CSI driver registry)
 // and volume manager → kubelet (registers the Node) → plugin manager, which
 // watches `<root>/plugins_registry` for drivers' registration sockets, fills
-// the registry and writes the node's CSINode. stop() reverses it: plugin
-// manager, kubelet, event writes, runtime, client. Registered drivers stay in
+// the registry and writes the node's CSINode. With `csiDriver`, volplane's own
+// driver runs node-only for this node (before the plugin manager, so it is
+// found at once), serving the volumes of the `volplane up` on this machine.
+// stop() reverses it: plugin manager, driver, kubelet, event writes, runtime,
+// client. Registered drivers stay in
 // the CSINode across a restart, as with upstream's kubelet. Containers and mounts outlive stop(): the next start on
 // the same root adopts them, as a restarted kubelet does.
 
@@ -59,6 +62,14 @@ export interface NodeOptions {
    * (Kubernetes' default is /usr/libexec/kubernetes/kubelet-plugins/volume/exec/).
    */
   flexVolumePluginDir?: string;
+  /**
+   * Run volplane's CSI driver in node-only mode for this node (startCsiNodeDriver): for a
+   * further node agent on the machine where `volplane up` runs the driver's controller.
+   * `controllerDataDir` is that instance's data dir (csiControllerDataDir(<up's --data-dir>));
+   * without it the controller cannot attach volumes to this node. Default: no driver (the
+   * node uses whatever drivers register in its plugins_registry).
+   */
+  csiDriver?: { controllerDataDir?: string; maxVolumesPerNode?: number };
 }
 
 export interface VolplaneNode {
@@ -202,6 +213,20 @@ export async function startNode(options: NodeOptions): Promise<VolplaneNode> {
       ...(port === undefined ? {} : { port }),
     });
     resources_.add({ dispose: () => kubelet.stop() });
+    if (options.csiDriver !== undefined) {
+      // Started before the plugin watcher and stopped after it, so that a node stopping keeps
+      // the driver in its CSINode (a restart registers it again), as upstream's kubelet does.
+      // Loaded only here: the driver brings gRPC, which a node without it does not need.
+      const { startCsiNodeDriver } = await import('./csi-stack.ts');
+      const driver = await startCsiNodeDriver({
+        nodeName: options.nodeName,
+        root: options.root,
+        logger,
+        ...(options.csiDriver.controllerDataDir === undefined ? {} : { controllerDataDir: options.csiDriver.controllerDataDir }),
+        ...(options.csiDriver.maxVolumesPerNode === undefined ? {} : { maxVolumesPerNode: options.csiDriver.maxVolumesPerNode }),
+      });
+      resources_.add({ dispose: () => driver.stop() });
+    }
     const pluginManager = await startNodePluginManager({ client, nodeName: options.nodeName, root: options.root, registry: csiDrivers, logger });
     resources_.add({ dispose: () => pluginManager.dispose() });
     let stopping: Promise<void> | undefined;

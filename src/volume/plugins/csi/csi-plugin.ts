@@ -134,10 +134,18 @@ export class CsiVolumePlugin implements DeviceMountableVolumePlugin {
     return attachRequired(this.#ctx, source.pv.driver, signal);
   }
 
-  /** A PV whose driver advertises STAGE_UNSTAGE_VOLUME. Throws when the driver is not registered (yet). */
+  /**
+   * A PV whose driver advertises STAGE_UNSTAGE_VOLUME. A PV of a driver that is not
+   * registered (yet) counts as device-mountable, as upstream counts every persistent
+   * volume: MountDevice and UnmountDevice ask the driver again and skip the stage call
+   * when it has no such capability. Not throwing matters after a node agent restart,
+   * when the volume manager reconstructs before the plugin watcher has found the
+   * drivers: a volume it could not resolve would be torn down and set up again.
+   */
   async requiresDeviceMount(spec: VolumeSpec, signal: AbortSignal): Promise<boolean> {
     const source = csiSourceOf(spec);
     if (source.kind === 'ephemeral') return false;
+    if (this.#ctx.csi.registry.get(source.pv.driver) === undefined) return true;
     try {
       const caps = await this.#ctx.clients.nodeCapabilities(source.pv.driver, newOperation(this.#ctx, signal));
       return caps.has('STAGE_UNSTAGE_VOLUME');
