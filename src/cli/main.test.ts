@@ -61,8 +61,23 @@ test('parseCommand', async (t) => {
     { name: 'empty data dir', argv: ['up', '--data-dir='], want: 'usage' },
     {
       name: 'node with a kubelet port',
-      argv: ['node', '--server', 'https://127.0.0.1:6443', '--token', 't', '--name', 'n1', '--root', '/tmp/n1', '--ca-cert', '/tmp/ca.crt', '--port', '0'],
+      argv: ['node', '--server', 'https://127.0.0.1:6443', '--token', 't', '--name', 'n1', '--root', '/tmp/n1', '--ca-cert', '/tmp/ca.crt', '--port', '0', '--no-csi-driver'],
       want: { name: 'node', args: { server: 'https://127.0.0.1:6443', token: 't', name: 'n1', root: '/tmp/n1', caCertFile: '/tmp/ca.crt', port: 0 } },
+    },
+    {
+      name: 'node with the CSI driver for a given up data dir',
+      argv: ['node', '--server', 'https://127.0.0.1:6443', '--token', 't', '--name', 'n1', '--root', '/tmp/n1', '--ca-cert', '/tmp/ca.crt', '--csi-controller-data-dir', '/tmp/up/csi'],
+      want: { name: 'node', args: { server: 'https://127.0.0.1:6443', token: 't', name: 'n1', root: '/tmp/n1', caCertFile: '/tmp/ca.crt', csiControllerDataDir: '/tmp/up/csi' } },
+    },
+    {
+      name: 'node with contradicting CSI driver flags',
+      argv: ['node', '--server', 'https://x:1', '--token', 't', '--name', 'n1', '--csi-controller-data-dir', '/tmp/up/csi', '--no-csi-driver'],
+      want: 'usage',
+    },
+    {
+      name: 'up refuses a node flag for the CSI driver',
+      argv: ['up', '--no-csi-driver'],
+      want: 'usage',
     },
     { name: 'node with a bad kubelet port', argv: ['node', '--server', 'https://x:1', '--token', 't', '--name', 'n1', '--port', '70000'], want: 'usage' },
     { name: 'the kubelet port is a node flag', argv: ['up', '--port', '10250'], want: 'usage' },

@@ -62,6 +62,8 @@ export interface NodeOptions {
    * (Kubernetes' default is /usr/libexec/kubernetes/kubelet-plugins/volume/exec/).
    */
   flexVolumePluginDir?: string;
+  /** Deadline of each FlexVolume driver call (default 2 minutes, upstream's). */
+  flexVolumeCallTimeoutMs?: number;
   /**
    * Run volplane's CSI driver in node-only mode for this node (startCsiNodeDriver): for a
    * further node agent on the machine where `volplane up` runs the driver's controller.
@@ -171,7 +173,12 @@ export async function startNode(options: NodeOptions): Promise<VolplaneNode> {
     resources_.add({ dispose: () => csiPlugin.dispose() });
     const plugins = new VolumePluginManager([...builtinVolumePlugins(host), csiPlugin]);
     // FlexVolume drivers are found in the plugin directory while the node runs.
-    const flex = new FlexVolumeProber({ host, pluginDir: options.flexVolumePluginDir ?? join(options.root, 'flexvolume'), logger });
+    const flex = new FlexVolumeProber({
+      host,
+      pluginDir: options.flexVolumePluginDir ?? join(options.root, 'flexvolume'),
+      logger,
+      ...(options.flexVolumeCallTimeoutMs === undefined ? {} : { callTimeoutMs: options.flexVolumeCallTimeoutMs }),
+    });
     await flex.start();
     resources_.add({ dispose: () => flex.dispose() });
     flex.registerWith(plugins);

@@ -61,6 +61,8 @@ export interface VolplaneOptions {
    * command turns it on with the node.
    */
   csi?: boolean;
+  /** Deadline of each FlexVolume driver call, on the node and in the AD controller (default 2 minutes). */
+  flexVolumeCallTimeoutMs?: number;
   logger?: Logger;
 }
 
@@ -134,6 +136,7 @@ export async function startVolplane(options: VolplaneOptions): Promise<Volplane>
         logger,
         controllers: options.controllers,
         ...(flexVolumePluginDir === undefined ? {} : { flexVolumePluginDir }),
+        ...(options.flexVolumeCallTimeoutMs === undefined ? {} : { flexVolumeCallTimeoutMs: options.flexVolumeCallTimeoutMs }),
       });
       resources.add({ dispose: () => manager.stop() });
     }
@@ -154,6 +157,7 @@ export async function startVolplane(options: VolplaneOptions): Promise<Volplane>
           nodeName,
           root: join(dataDir, 'node'),
           logger,
+          ...(options.flexVolumeCallTimeoutMs === undefined ? {} : { flexVolumeCallTimeoutMs: options.flexVolumeCallTimeoutMs }),
           port: 0,
           serving: { cert: kubeletServing.cert, key: kubeletServing.key, ca: pki.ca.cert },
         });

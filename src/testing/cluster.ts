@@ -85,6 +85,8 @@ export interface TestClusterOptions {
   node?: boolean;
   /** With `node`: also run volplane's CSI driver and sidecars, with its CSIDriver and StorageClasses. */
   csi?: boolean;
+  /** Deadline of each FlexVolume driver call (default 2 minutes). */
+  flexVolumeCallTimeoutMs?: number;
 }
 
 /** `node: true` was asked for by a process that is not root. */
@@ -116,10 +118,11 @@ export async function startTestCluster(options: TestClusterOptions = {}): Promis
   const logger: Logger = level === undefined || level === 'silent' ? silentLogger() : createLogger({ level });
 
   const controllers = options.controllers === true ? undefined : options.controllers === false || options.controllers === undefined ? [] : options.controllers;
+  const flexTimeout = options.flexVolumeCallTimeoutMs === undefined ? {} : { flexVolumeCallTimeoutMs: options.flexVolumeCallTimeoutMs };
   let volplane: Volplane | undefined;
   try {
     await mkdir(home, { recursive: true });
-    volplane = await startVolplane({ dataDir, apiPort: 0, logger, controllers, node, csi: options.csi === true });
+    volplane = await startVolplane({ dataDir, apiPort: 0, logger, controllers, node, csi: options.csi === true, ...flexTimeout });
     if (node) await waitForReadyNode(volplane.kubeconfigPath);
   } catch (err) {
     await volplane?.close().catch(() => {});
@@ -145,7 +148,7 @@ export async function startTestCluster(options: TestClusterOptions = {}): Promis
       if (closed !== undefined) throw new Error('restart() after close()');
       await volplane!.close();
       volplane = undefined;
-      volplane = await startVolplane({ dataDir, apiPort: port, logger, controllers, node, csi: options.csi === true });
+      volplane = await startVolplane({ dataDir, apiPort: port, logger, controllers, node, csi: options.csi === true, ...flexTimeout });
       if (node) await waitForReadyNode(volplane.kubeconfigPath);
     },
     close() {

@@ -181,7 +181,12 @@ class VolumeManagerImpl implements VolumeManager {
   getVolumesInUse(): string[] {
     const names = this.#dsw.uniqueVolumeNames();
     for (const d of this.#asw.allDevices()) names.add(d.uniqueVolumeName);
-    for (const v of this.#asw.allVolumes()) if (v.uniqueVolumeName !== undefined) names.add(v.uniqueVolumeName);
+    for (const v of this.#asw.allVolumes()) {
+      if (v.uniqueVolumeName === undefined) continue;
+      // A FlexVolume pod volume without a device mount is a mount-only driver's: never attached.
+      if (v.uniqueVolumeName.startsWith('flexvolume-') && this.#asw.getDevice(v.uniqueVolumeName) === undefined) continue;
+      names.add(v.uniqueVolumeName);
+    }
     return [...names].sort();
   }
 

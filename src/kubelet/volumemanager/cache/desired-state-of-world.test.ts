@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { EmptyDirPlugin, HostMountUtil, type Pod, type PodVolume } from '../../../volume/index.ts';
-import { DesiredStateOfWorld, type DesiredVolume } from './desired-state-of-world.ts';
+import { DesiredStateOfWorld, isAttachable, type DesiredVolume } from './desired-state-of-world.ts';
 
 const plugin = new EmptyDirPlugin({ rootDir: '/nonexistent', mountUtil: new HostMountUtil() });
 const pod = (volumes: string[]): Pod => ({
@@ -55,4 +55,26 @@ describe('DesiredStateOfWorld', () => {
     dsw.setVolumeError('u1', 'a', 'ignored');
     assert.deepEqual(dsw.volumeErrors('u1'), new Map());
   });
+
+  const withDevice = (outerName: string, pluginName: string, requiresAttach: boolean, requiresDeviceMount: boolean): DesiredVolume => ({
+    ...resolved(outerName),
+    plugin: { ...plugin, name: pluginName, canSupport: plugin.canSupport.bind(plugin), newMounter: plugin.newMounter.bind(plugin), newUnmounter: plugin.newUnmounter.bind(plugin) },
+    device: { uniqueVolumeName: `${pluginName}/${outerName}`, requiresAttach, requiresDeviceMount },
+  });
+  const inUseRows: { name: string; volume: DesiredVolume; inUse: boolean }[] = [
+    { name: 'an attaching FlexVolume driver', volume: withDevice('a', 'volplane/loop', true, true), inUse: true },
+    { name: 'a mount-only FlexVolume driver', volume: withDevice('b', 'volplane/bind', false, false), inUse: false },
+    { name: 'a CSI volume that is staged but not attached', volume: withDevice('c', 'kubernetes.io/csi', false, true), inUse: true },
+    { name: 'a CSI volume with neither attach nor staging', volume: withDevice('d', 'kubernetes.io/csi', false, false), inUse: true },
+    { name: 'a plugin without a device step', volume: resolved('e'), inUse: false },
+  ];
+  for (const row of inUseRows) {
+    it(`5 volumesInUse reports ${row.name}: ${row.inUse}`, () => {
+      assert.equal(isAttachable(row.volume), row.inUse);
+      const dsw = new DesiredStateOfWorld();
+      dsw.addPod('u1', pod([row.volume.outerName]));
+      dsw.addPodVolume(row.volume);
+      assert.equal(dsw.uniqueVolumeNames().size, row.inUse ? 1 : 0);
+    });
+  }
 });

@@ -134,7 +134,7 @@ export class DesiredStateOfWorld {
   /** The unique names of every resolved device-mountable volume of every desired pod, without repeats. */
   uniqueVolumeNames(): Set<string> {
     const out = new Set<string>();
-    for (const v of this.volumesToMount()) if (v.device !== undefined) out.add(v.device.uniqueVolumeName);
+    for (const v of this.volumesToMount()) if (v.device !== undefined && isAttachable(v)) out.add(v.device.uniqueVolumeName);
     return out;
   }
 
@@ -144,3 +144,16 @@ export class DesiredStateOfWorld {
     return p !== undefined && podSpecVolumes(p.pod).has(outerName);
   }
 }
+
+/**
+ * Whether a volume counts as attachable for `status.volumesInUse`: upstream
+ * reports the volumes of attachable plugins — every CSI volume, and FlexVolume
+ * volumes of drivers that attach — never those of mount-only drivers.
+ */
+export function isAttachable(v: DesiredVolume): boolean {
+  const d = v.device;
+  if (d === undefined) return false;
+  return d.requiresAttach || d.requiresDeviceMount || v.plugin.name === CSI_PLUGIN_NAME;
+}
+
+const CSI_PLUGIN_NAME = 'kubernetes.io/csi';
