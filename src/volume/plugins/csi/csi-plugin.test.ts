@@ -1,9 +1,9 @@
 // kubernetes.io/csi against the real volplane driver on a unix socket in a
 // `volplane-csi-…` temp dir: real loop devices, ext4, staging and bind
 // mounts. The driver's Node service is wrapped only to record requests and
-// to inject the failures a row needs (a status, a hang, an extra capability,
-// ephemeral volumes the driver does not implement itself). The API objects
-// the plugin reads (CSIDriver, VolumeAttachment, Secret) are maps.
+// to inject the failures a row needs (a status, a hang, an extra capability).
+// The API objects the plugin reads (CSIDriver, VolumeAttachment, Secret) are
+// maps.
 // Every row removes what it mounted and attached; the suite fails on leaks.
 
 import assert from 'node:assert/strict';
@@ -61,22 +61,15 @@ interface Faults {
   hang: Set<string>;
 }
 
-/**
- * The driver's Node service with a recorder, fault injection, extra
- * capabilities, and inline ephemeral volumes (created as directory volumes on
- * first publish, deleted on unpublish) — volplane's driver has none itself.
- */
+/** The driver's Node service with a recorder, fault injection and extra capabilities. */
 function instrument(
   name: string,
   driver: VolplaneDriver,
   calls: Recorded[],
   faults: Faults,
   extraCaps: NodeRpcType[],
-  stagingRoot: string,
 ): NodeService {
   const node = driver.node;
-  const ephemeral = new Map<string, string>();
-  const ephemeralStaging = (id: string): string => join(stagingRoot, id);
   const before = async (method: string, request: object, ctx: CallContext): Promise<void> => {
     calls.push({ driver: name, method, request: structuredClone(request) as Record<string, unknown> });
     const queued = faults.fail.get(method);
@@ -104,33 +97,11 @@ function instrument(
     },
     async NodePublishVolume(req, ctx) {
       await before('NodePublishVolume', req, ctx);
-      let id = req.volume_id ?? '';
-      if (!driver.state.volumes.has(id) && id.startsWith('csi-')) {
-        const created = await driver.controller.CreateVolume!(
-          { name: id, parameters: { kind: 'directory' }, volume_capabilities: [{ mount: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' } }] },
-          ctx,
-        );
-        ephemeral.set(id, created.volume.volume_id);
-        id = created.volume.volume_id;
-      } else if (ephemeral.has(id)) {
-        id = ephemeral.get(id)!;
-      } else {
-        return node.NodePublishVolume!(req, ctx);
-      }
-      // An ephemeral volume is this wrapper's to stage: the CO publishes it without.
-      const staging = ephemeralStaging(id);
-      await node.NodeStageVolume!({ volume_id: id, staging_target_path: staging, volume_capability: req.volume_capability ?? null }, ctx);
-      return node.NodePublishVolume!({ ...req, volume_id: id, staging_target_path: staging }, ctx);
+      return node.NodePublishVolume!(req, ctx);
     },
     async NodeUnpublishVolume(req, ctx) {
       await before('NodeUnpublishVolume', req, ctx);
-      const eph = ephemeral.get(req.volume_id ?? '');
-      if (eph === undefined) return node.NodeUnpublishVolume!(req, ctx);
-      await node.NodeUnpublishVolume!({ ...req, volume_id: eph }, ctx);
-      await node.NodeUnstageVolume!({ volume_id: eph, staging_target_path: ephemeralStaging(eph) }, ctx);
-      await driver.controller.DeleteVolume!({ volume_id: eph }, ctx);
-      ephemeral.delete(req.volume_id ?? '');
-      return {};
+      return node.NodeUnpublishVolume!(req, ctx);
     },
   };
 }
@@ -258,7 +229,7 @@ async function startEnv(): Promise<Env> {
   for (const [name, extra] of [[DRIVER, []], [MOUNT_GROUP_DRIVER, ['VOLUME_MOUNT_GROUP']]] as const) {
     const endpoint = `unix://${join(root, `${name}.sock`)}`;
     servers.push(
-      await serveCsiDriver({ endpoint, identity: driver.identity, controller: driver.controller, node: instrument(name, driver, calls, faults, [...extra], join(root, 'volplane-ephemeral')), logger }),
+      await serveCsiDriver({ endpoint, identity: driver.identity, controller: driver.controller, node: instrument(name, driver, calls, faults, [...extra]), logger }),
     );
     registry.register({ name, endpoint, versions: ['1.0.0'] });
   }
