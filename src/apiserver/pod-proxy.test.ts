@@ -1,10 +1,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import type { IncomingMessage } from 'node:http';
 import { StatusError, type KubeObject } from '../apimachinery/index.ts';
 import {
   checkPodCanExec,
   DEFAULT_KUBELET_PORT,
   execQuery,
+  isExecUpgrade,
+  isSpdyUpgrade,
   kubeletAddress,
   podLogQuery,
   resolveContainer,
@@ -148,6 +151,24 @@ describe('kubelet answers become Statuses', () => {
       assert.equal(s.code, row.want.code);
       assert.equal(s.reason, row.want.reason);
       assert.match(s.message, row.want.message);
+    });
+  }
+});
+
+describe('which upgrades the API server takes over', () => {
+  const rows: { name: string; upgrade: string | undefined; exec: boolean; spdy: boolean }[] = [
+    { name: 'upgrade-1 a WebSocket (kubectl 1.30+, client-node)', upgrade: 'websocket', exec: true, spdy: false },
+    { name: 'upgrade-2 SPDY/3.1 (kubectl before 1.30 and the fallback)', upgrade: 'SPDY/3.1', exec: true, spdy: true },
+    { name: 'upgrade-3 header case does not matter', upgrade: 'spdy/3.1', exec: true, spdy: true },
+    { name: 'upgrade-4 another protocol stays an ordinary request', upgrade: 'h2c', exec: false, spdy: false },
+    { name: 'upgrade-5 SPDY/3 without .1 is not what kubectl sends', upgrade: 'SPDY/3', exec: false, spdy: false },
+    { name: 'upgrade-6 no upgrade', upgrade: undefined, exec: false, spdy: false },
+  ];
+  for (const row of rows) {
+    it(row.name, () => {
+      const req = { headers: row.upgrade === undefined ? {} : { upgrade: row.upgrade } } as IncomingMessage;
+      assert.equal(isExecUpgrade(req), row.exec);
+      assert.equal(isSpdyUpgrade(req), row.spdy);
     });
   }
 });

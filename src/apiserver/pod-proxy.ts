@@ -10,22 +10,28 @@
 //                          (frames, masks and pings pass through untouched), so the
 //                          subprotocol is whatever the kubelet chose among the
 //                          client's offers.
+//   POST pods/{name}/exec with `Upgrade: SPDY/3.1` (kubectl before 1.30, and the
+//                          fallback of later ones)
+//                        → a WebSocket of our own to the same kubelet endpoint; only
+//                          once the kubelet answered 101 does the client get its 101
+//                          (so every kubelet refusal reaches it as a Status), then
+//                          spdy/ terminates SPDY and bridges its streams onto the
+//                          kubelet's channels.
 //
 // Where the kubelet is: the node named in spec.nodeName, its InternalIP (else
 // Hostname) and status.daemonEndpoints.kubeletEndpoint.Port (default 10250).
 // The API server authenticates with its kubelet-client certificate and, when
 // given a CA, verifies the kubelet's serving certificate.
 //
-// kubectl tries a WebSocket first and, on any non-101 answer, retries the
-// same exec as a SPDY POST and prints the error of that second answer. We do
-// not speak SPDY, so the POST gets the same pre-checks (so "container nope
-// is not valid" reads right) and otherwise the error the WebSocket attempt of
-// the same kubectl session just got, or a 400 saying WebSocket is required.
+// kubectl 1.30+ tries a WebSocket first and, on any non-101 answer, retries the
+// same exec as a SPDY POST and prints the error of that second answer; both
+// paths run the same checks, so the two answers agree.
 
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIP, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { WebSocket } from 'ws';
 import type { ResourceDef } from '../api/index.ts';
 import {
   fieldErrors,
@@ -37,8 +43,15 @@ import {
   type FieldError,
   type KubeObject,
 } from '../apimachinery/index.ts';
-import type { Logger } from '../base/index.ts';
+import { toError, type Logger } from '../base/index.ts';
 import type { RegistryStore } from './registry/store.ts';
+import {
+  bridgeSpdyExec,
+  KUBELET_WEBSOCKET_PROTOCOLS,
+  negotiateSpdyProtocol,
+  negotiationFailureMessage,
+  offeredStreamProtocols,
+} from './spdy/index.ts';
 
 /** The API server's credentials towards kubelets (PEM). */
 export interface KubeletClientConfig {
@@ -273,20 +286,12 @@ export interface PodProxyOptions {
   logger: Logger;
 }
 
-/** A failed WebSocket exec, kept briefly so the SPDY retry of the same kubectl run can report it. */
-interface RecentFailure {
-  error: StatusError;
-  at: number;
-}
-
-const RECENT_FAILURE_TTL_MS = 30_000;
-const RECENT_FAILURE_MAX = 256;
 const MAX_ERROR_BODY = 64 * 1024;
 const DIAL_TIMEOUT_MS = 10_000;
 
-export const WEBSOCKET_REQUIRED_MESSAGE =
-  'exec over SPDY is not supported by this server; it needs a WebSocket client speaking v5.channel.k8s.io ' +
-  '(kubectl 1.30 and later does so by default: do not set KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false)';
+export const UPGRADE_REQUIRED_MESSAGE =
+  'exec needs a connection upgrade: a WebSocket speaking v5.channel.k8s.io or v4.channel.k8s.io, ' +
+  'or SPDY/3.1 with X-Stream-Protocol-Version v4.channel.k8s.io, v3.channel.k8s.io or v2.channel.k8s.io';
 
 interface Target {
   pod: KubeObject;
@@ -298,9 +303,10 @@ interface Target {
 export class PodProxy {
   readonly #options: PodProxyOptions;
   readonly #log: Logger;
-  readonly #recentFailures = new Map<string, RecentFailure>();
   /** Spliced exec sockets: the HTTP server no longer tracks them once upgraded. */
   readonly #upgraded = new Set<Duplex>();
+  /** WebSockets to kubelets that SPDY sessions are bridged onto. */
+  readonly #kubeletWebSockets = new Set<WebSocket>();
   #closed = false;
 
   constructor(options: PodProxyOptions) {
@@ -313,6 +319,8 @@ export class PodProxy {
     this.#closed = true;
     for (const socket of this.#upgraded) socket.destroy();
     this.#upgraded.clear();
+    for (const ws of this.#kubeletWebSockets) ws.terminate();
+    this.#kubeletWebSockets.clear();
   }
 
   #track(socket: Duplex): void {
@@ -412,26 +420,31 @@ export class PodProxy {
     return { pod, container, ...this.#kubelet(pod) };
   }
 
-  /** exec without a WebSocket upgrade (SPDY, or a plain request): checks, then an explanation. */
+  /** exec without an upgrade: the same checks, then an explanation of what is needed. */
   handleExecWithoutWebSocket(req: IncomingMessage, namespace: string, name: string, query: URLSearchParams): never {
     this.#execTarget(namespace, name, query);
-    const recent = this.#takeRecentFailure(req, namespace, name);
-    if (recent !== undefined) throw recent;
-    throw newBadRequest(WEBSOCKET_REQUIRED_MESSAGE);
+    throw newBadRequest(UPGRADE_REQUIRED_MESSAGE);
   }
 
   /**
-   * A WebSocket exec upgrade on `socket`: checks, then the same upgrade to the kubelet, then
-   * splices the two sockets. Errors before the splice are answered on the socket as a Status.
+   * An exec upgrade on `socket`. WebSocket: checks, then the same upgrade to the kubelet, then
+   * the two sockets are spliced. SPDY/3.1: checks, a WebSocket to the kubelet, then the SPDY
+   * session is bridged onto it until either side ends. Errors before the client's 101 are
+   * answered on the socket as a Status; later ones end the session.
    */
   async handleExecUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, namespace: string, name: string, query: URLSearchParams): Promise<void> {
+    const spdy = isSpdyUpgrade(req);
+    const upgraded = { done: false };
     try {
-      await this.#proxyExecUpgrade(req, socket, head, namespace, name, query);
+      if (spdy) await this.#proxySpdyExec(req, socket, head, namespace, name, query, upgraded);
+      else await this.#proxyExecUpgrade(req, socket, head, namespace, name, query);
     } catch (err) {
-      const status = err instanceof StatusError ? err : newInternalError(err instanceof Error ? err : new Error(String(err)));
       if (!(err instanceof StatusError)) this.#log.error({ err }, 'exec proxy failed');
-      this.#rememberFailure(req, namespace, name, status);
-      writeStatusOnSocket(socket, status);
+      if (upgraded.done) {
+        socket.destroy();
+        return;
+      }
+      writeStatusOnSocket(socket, err instanceof StatusError ? err : newInternalError(toError(err)));
     }
   }
 
@@ -482,29 +495,92 @@ export class PodProxy {
     splice(socket, kubelet);
   }
 
-  #sessionKey(req: IncomingMessage, namespace: string, name: string): string | undefined {
-    const session = headerValue(req.headers['kubectl-session']);
-    return session === undefined ? undefined : `${session}\u0000${namespace}\u0000${name}`;
-  }
-
-  #rememberFailure(req: IncomingMessage, namespace: string, name: string, error: StatusError): void {
-    const key = this.#sessionKey(req, namespace, name);
-    if (key === undefined) return;
-    const now = Date.now();
-    for (const [k, v] of this.#recentFailures) {
-      if (now - v.at > RECENT_FAILURE_TTL_MS || this.#recentFailures.size >= RECENT_FAILURE_MAX) this.#recentFailures.delete(k);
+  /** The SPDY/3.1 path (see the top of the file); `upgraded.done` once the client has its 101. */
+  async #proxySpdyExec(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    namespace: string,
+    name: string,
+    query: URLSearchParams,
+    upgraded: { done: boolean },
+  ): Promise<void> {
+    const target = this.#execTarget(namespace, name, query);
+    const offered = offeredStreamProtocols(req.headers['x-stream-protocol-version']);
+    const protocol = negotiateSpdyProtocol(offered);
+    if (protocol === undefined) throw new StatusError(403, 'Forbidden', negotiationFailureMessage(offered));
+    const flags = execFlags(query);
+    const kubeletQuery = execQuery(query);
+    const path = `/exec/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}/${encodeURIComponent(target.container)}?${kubeletQuery}`;
+    const kubelet = await this.#dialKubeletWebSocket(target.host, target.port, path, socket);
+    if (socket.destroyed) {
+      kubelet.terminate();
+      return;
     }
-    this.#recentFailures.set(key, { error, at: now });
+    this.#kubeletWebSockets.add(kubelet);
+    kubelet.once('close', () => this.#kubeletWebSockets.delete(kubelet));
+    (socket as Socket).setNoDelay?.(true);
+    socket.write(
+      'HTTP/1.1 101 Switching Protocols\r\n' +
+        'Connection: Upgrade\r\n' +
+        'Upgrade: SPDY/3.1\r\n' +
+        `X-Stream-Protocol-Version: ${protocol}\r\n\r\n`,
+    );
+    upgraded.done = true;
+    this.#track(socket);
+    this.#log.info({ namespace, name, container: target.container, protocol, kubeletProtocol: kubelet.protocol }, 'exec over SPDY/3.1');
+    const result = await bridgeSpdyExec({ socket, head, kubelet, protocol, flags, logger: this.#log });
+    if (result.error !== undefined) this.#log.info({ err: result.error.message, namespace, name }, 'exec over SPDY ended early');
   }
 
-  #takeRecentFailure(req: IncomingMessage, namespace: string, name: string): StatusError | undefined {
-    const key = this.#sessionKey(req, namespace, name);
-    if (key === undefined) return undefined;
-    const found = this.#recentFailures.get(key);
-    this.#recentFailures.delete(key);
-    if (found === undefined || Date.now() - found.at > RECENT_FAILURE_TTL_MS) return undefined;
-    return found.error;
+  /** A WebSocket to the kubelet's exec endpoint; kubelet refusals become Statuses. */
+  #dialKubeletWebSocket(host: string, port: number, path: string, client: Duplex): Promise<WebSocket> {
+    const tls = this.#tls(host);
+    const authority = isIP(host) === 6 ? `[${host}]` : host;
+    const ws = new WebSocket(`wss://${authority}:${port}${path}`, [...KUBELET_WEBSOCKET_PROTOCOLS], {
+      cert: tls.cert,
+      key: tls.key,
+      rejectUnauthorized: false,
+      ...(tls.servername === undefined ? {} : { servername: tls.servername }),
+      handshakeTimeout: DIAL_TIMEOUT_MS,
+      perMessageDeflate: false,
+    });
+    return new Promise<WebSocket>((resolve, reject) => {
+      const onClientClose = (): void => ws.terminate();
+      client.once('close', onClientClose);
+      const settle = (): void => {
+        client.off('close', onClientClose);
+      };
+      ws.once('open', () => {
+        settle();
+        // Nothing may be read before the bridge is listening; it resumes the socket itself.
+        ws.pause();
+        resolve(ws);
+      });
+      ws.once('unexpected-response', (_req, res) => {
+        settle();
+        readLimited(res, MAX_ERROR_BODY).then(
+          (body) => {
+            ws.terminate();
+            reject(statusFromKubelet(res.statusCode ?? 500, body));
+          },
+          (err: unknown) => {
+            ws.terminate();
+            reject(newInternalError(toError(err)));
+          },
+        );
+      });
+      ws.once('error', (err) => {
+        settle();
+        reject(newInternalError(new Error(`error dialing backend: ${err.message}`)));
+      });
+    });
   }
+}
+
+/** The stream flags of an exec query (Go's ParseBool, as execQuery reads them). */
+function execFlags(query: URLSearchParams): { stdin: boolean; stdout: boolean; stderr: boolean; tty: boolean } {
+  return { stdin: queryBool(query, 'stdin'), stdout: queryBool(query, 'stdout'), stderr: queryBool(query, 'stderr'), tty: queryBool(query, 'tty') };
 }
 
 /** Both directions; either side ending or failing ends the other. */
@@ -567,7 +643,18 @@ export function writeStatusOnSocket(socket: Duplex, error: StatusError): void {
   );
 }
 
-/** Whether a request asks for a WebSocket (the only upgrade we take over). */
-export function isWebSocketUpgrade(req: IncomingMessage): boolean {
+/** Whether a request asks for a WebSocket. */
+function isWebSocketRequest(req: IncomingMessage): boolean {
   return (req.headers.upgrade ?? '').toLowerCase() === 'websocket';
 }
+
+/** Whether a request asks for SPDY/3.1 (kubectl's remote-command transport before WebSockets). */
+export function isSpdyUpgrade(req: IncomingMessage): boolean {
+  return (req.headers.upgrade ?? '').toLowerCase() === 'spdy/3.1';
+}
+
+/** The upgrades the API server takes over (for pods/exec): WebSocket and SPDY/3.1. */
+export function isExecUpgrade(req: IncomingMessage): boolean {
+  return isWebSocketRequest(req) || isSpdyUpgrade(req);
+}
+

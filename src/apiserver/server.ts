@@ -54,7 +54,7 @@ import { startCompactor, type CompactorOptions } from './compactor.ts';
 import { startEventTtl, type EventTtlOptions } from './event-ttl.ts';
 import { DEFAULT_MAX_REQUEST_BYTES, parseAccept } from './negotiation.ts';
 import { handleBinding } from './pod-binding.ts';
-import { isWebSocketUpgrade, PodProxy, writeStatusOnSocket, type KubeletClientConfig } from './pod-proxy.ts';
+import { isExecUpgrade, PodProxy, writeStatusOnSocket, type KubeletClientConfig } from './pod-proxy.ts';
 import { RegistryStore, storageKey } from './registry/store.ts';
 import { parseRequestInfo, type ResourceRequestInfo } from './request-info.ts';
 
@@ -143,9 +143,9 @@ class VolplaneApiServer implements ApiServer {
         ca: this.#options.certificates.caCert,
         requestCert: true,
         rejectUnauthorized: false,
-        // Only WebSocket upgrades (exec) take the 'upgrade' path; others, like kubectl's SPDY
-        // fallback, arrive as ordinary requests and get an ordinary Status answer.
-        shouldUpgradeCallback: isWebSocketUpgrade,
+        // Exec upgrades (WebSocket, or SPDY/3.1 for kubectl before 1.30) take the 'upgrade'
+        // path; any other upgrade arrives as an ordinary request and gets a Status answer.
+        shouldUpgradeCallback: isExecUpgrade,
       },
       (req, res) => {
         this.#handle(req, res).catch((err: unknown) => this.#fail(res, err));
