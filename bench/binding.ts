@@ -15,12 +15,21 @@
 // store nor the controller's caches carry objects of another size; the
 // server's RSS is read when the last claim is Bound.
 //
-// Run alone: node bench/binding.ts [N ...]   (default 1000 10000, or the
+// The latency variant (`claimRate`) creates the claims open-loop at a fixed
+// rate below the bind rate (200/s by default in the suite) instead of all at
+// once: with every claim created up front, create→Bound mostly measures the
+// claim's place in the queue (p99 ≈ N / binds/s); at a rate the controller
+// keeps up with, it measures one bind. Claims whose create is late count from
+// when it returned, as in the throughput variant; `createLagMs` says how far
+// the generator itself fell behind.
+//
+// Run alone: node bench/binding.ts [--rate=R] [N ...]   (default 1000 10000, or the
 // comma-separated BENCH_BINDING_SIZES, the knob bench/run.ts reads too:
 // BENCH_BINDING_SIZES=1000,100000 node bench/binding.ts runs the 100k case).
 // Before a size above 10,000 it prints what that size is estimated to take.
 
 import { forEachConcurrent } from './concurrent.ts';
+import { openLoop } from './open-loop.ts';
 import { BenchRequestError, ensureNamespace, persistentVolume, persistentVolumeClaim } from './fixtures.ts';
 import { monitorLoad, type LoadReport } from './load-monitor.ts';
 import { readRss, type Rss } from './rss.ts';
@@ -38,6 +47,11 @@ export interface BindingOptions {
   stallMs?: number;
   /** Give up at this moment (monotonic ms, as nowMs()), progress or not: keeps a suite within its time budget. */
   deadline?: number;
+  /**
+   * Create the claims at this fixed rate (per second, open loop) instead of `concurrency`
+   * at a time as fast as the API takes them: the latency variant.
+   */
+  claimRate?: number;
 }
 
 export interface BindingResult {
@@ -48,6 +62,10 @@ export interface BindingResult {
   pvAvailableSeconds: number;
   /** Creates per second while creating the claims. */
   pvcCreateRate: number;
+  /** The fixed rate claims were created at (the latency variant), else undefined. */
+  claimRate: number | undefined;
+  /** Latency variant: the largest lag of a claim create behind its scheduled time, ms (0 otherwise). */
+  createLagMs: number;
   /** From the first claim create until the last claim was seen Bound, s. */
   bindSeconds: number;
   bindsPerSecond: number;
@@ -163,18 +181,33 @@ export async function benchBinding(server: ServerProcess, options: BindingOption
     streams.push(pvcWatch.done);
     const stopMonitor = monitorLoad(server.pid);
     const pvcStart = nowMs();
-    await Promise.race([
-      forEachConcurrent(n, concurrency, async (i) => {
-        const claim = `pvc-${name(i)}`;
-        try {
-          await client.create(pvcCollection, persistentVolumeClaim(claim, className));
-        } catch (err) {
-          throw new BenchRequestError('creating', `claim ${i}`, err);
-        }
-        createdAt.set(claim, nowMs());
-      }),
-      pvcWatch.failed,
-    ]);
+    const createClaim = async (i: number): Promise<void> => {
+      const claim = `pvc-${name(i)}`;
+      try {
+        await client.create(pvcCollection, persistentVolumeClaim(claim, className));
+      } catch (err) {
+        throw new BenchRequestError('creating', `claim ${i}`, err);
+      }
+      createdAt.set(claim, nowMs());
+    };
+    let createLagMs = 0;
+    const rate = options.claimRate;
+    if (rate === undefined) {
+      await Promise.race([forEachConcurrent(n, concurrency, createClaim), pvcWatch.failed]);
+    } else {
+      // openLoop wants every operation to settle; the first failure is kept and rethrown after.
+      let failure: unknown;
+      const report = await Promise.race([
+        openLoop({ rate, durationMs: (n / rate) * 1000 }, (i) =>
+          createClaim(i).catch((err: unknown) => {
+            failure ??= err;
+          }),
+        ),
+        pvcWatch.failed,
+      ]);
+      if (failure !== undefined) throw failure;
+      createLagMs = report.maxStartLagMs;
+    }
     const pvcCreateRate = n / ((nowMs() - pvcStart) / 1000);
     await waitForProgress('claims becoming Bound', () => boundAt.size, n, stallMs, deadline, pvcWatch.failed);
     // A loop, not Math.max(...values): 100,000 arguments can overflow the stack.
@@ -191,6 +224,8 @@ export async function benchBinding(server: ServerProcess, options: BindingOption
       pvCreateRate,
       pvAvailableSeconds,
       pvcCreateRate,
+      claimRate: rate,
+      createLagMs,
       bindSeconds,
       bindsPerSecond: n / bindSeconds,
       latency: summarize(latencies),
@@ -231,10 +266,19 @@ export function estimateBindingSeconds(measured: BindingResult, count: number): 
   return (measured.totalSeconds / measured.count) * count + 5;
 }
 
+/** `--rate=R` on the command line: the latency variant at R claims/s. */
+function rateFromArgs(): number | undefined {
+  const arg = process.argv.slice(2).find((a) => a.startsWith('--rate='));
+  if (arg === undefined) return undefined;
+  const rate = Number(arg.slice('--rate='.length));
+  if (!(rate > 0)) throw new Error(`--rate must be a positive number, got ${JSON.stringify(arg)}`);
+  return rate;
+}
+
 /** Sizes from the command line, else from BENCH_BINDING_SIZES, else 1,000 and 10,000. */
 function sizesToRun(): number[] {
   const parse = (values: string[]): number[] => values.map(Number).filter((v) => Number.isInteger(v) && v > 0);
-  const fromArgs = parse(process.argv.slice(2));
+  const fromArgs = parse(process.argv.slice(2).filter((a) => !a.startsWith('--')));
   if (fromArgs.length > 0) return fromArgs;
   const fromEnv = parse((process.env.BENCH_BINDING_SIZES ?? '').split(','));
   return fromEnv.length > 0 ? fromEnv : [1_000, 10_000];
@@ -242,17 +286,19 @@ function sizesToRun(): number[] {
 
 if (import.meta.main) {
   let largestRun: BindingResult | undefined;
+  const claimRate = rateFromArgs();
   for (const count of sizesToRun()) {
     if (largestRun !== undefined && count > 10_000) {
       console.log(`N=${count}: estimated at least ${(estimateBindingSeconds(largestRun, count) / 60).toFixed(1)} min from the N=${largestRun.count} run`);
     }
-    const r = await benchBindingFresh({ count }).catch((err: unknown) => {
+    const r = await benchBindingFresh({ count, claimRate }).catch((err: unknown) => {
       if (err instanceof Error) console.error(err.message);
       throw err;
     });
     console.log(
       `N=${r.count}: volumes created at ${Math.round(r.pvCreateRate)}/s, all Available after ${r.pvAvailableSeconds.toFixed(1)} s; ` +
-        `claims created at ${Math.round(r.pvcCreateRate)}/s; ${Math.round(r.bindsPerSecond)} binds/s (${r.bindSeconds.toFixed(1)} s); ` +
+        `claims created at ${Math.round(r.pvcCreateRate)}/s${r.claimRate === undefined ? '' : ` (open loop at ${r.claimRate}/s, generator lag up to ${r.createLagMs.toFixed(0)} ms)`}; ` +
+        `${Math.round(r.bindsPerSecond)} binds/s (${r.bindSeconds.toFixed(1)} s); ` +
         `create→Bound p50 ${r.latency.p50.toFixed(0)} ms, p99 ${r.latency.p99.toFixed(0)} ms; ` +
         `server RSS ${r.rss.rssMB.toFixed(0)} MB, server CPU ${(r.load.serverCores * 100).toFixed(0)} % ` +
         `(${((r.load.serverCores * r.bindSeconds * 1000) / r.count).toFixed(2)} ms of CPU per bind), waiting for a CPU ${(r.load.serverRunQueueShare * 100).toFixed(0)} % of the time; total ${r.totalSeconds.toFixed(0)} s`,

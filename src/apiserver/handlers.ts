@@ -429,8 +429,7 @@ export async function handleUpdate(ctx: RequestContext): Promise<void> {
   if (info.subresource === 'status') subresource = 'status';
   else if (info.subresource === 'finalize' && def.group === '' && def.resource === 'namespaces') subresource = 'finalize';
   else if (info.subresource !== '') throw newNotFoundPath();
-  const fn = (_current: KubeObject): KubeObject => body;
-  const updated = await ctx.store.update(def, info.namespace, info.name, fn, {
+  const updated = await ctx.store.replace(def, info.namespace, info.name, body, {
     subresource,
     dryRun: dryRunOf(ctx.query),
     retryOnConflict: !pinned,

@@ -166,3 +166,87 @@ describe('FieldManager.apply', () => {
     assert.equal(err.message, 'Apply failed with 1 conflict: conflict with "kubectl-client-side-apply" using v1: .data.k');
   });
 });
+
+describe('FieldManager.update incremental path matches the full path', () => {
+  const full = {
+    main: new FieldManager({ group: '', version: 'v1', kind: 'PersistentVolumeClaim', subresource: '', hasStatus: true, incremental: false }),
+    status: new FieldManager({ group: '', version: 'v1', kind: 'PersistentVolumeClaim', subresource: 'status', hasStatus: true, incremental: false }),
+  };
+  const fast = { main: pvcs, status: pvcStatus };
+  const T2 = new Date('2025-01-01T00:02:00Z');
+
+  // A claim created by `creator`, applied to by `applier`, then bound by `ctrl` (main and status).
+  function history(): KubeObject {
+    let obj: KubeObject = {
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: { name: 'p', labels: { a: '1' }, annotations: { x: 'y' } },
+      spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } }, storageClassName: 'c' },
+      status: { phase: 'Pending' },
+    };
+    obj.metadata.managedFields = full.main.update(undefined, obj, 'creator', T0);
+    obj = pvcs.apply(obj, { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'p', labels: { b: '2' } } }, 'applier', false, T0);
+    return obj;
+  }
+
+  type Change = (o: KubeObject) => void;
+  const rows: { name: string; sub: 'main' | 'status'; manager: string; change: Change; sent?: 'same' | 'none' | 'reset' | 'stale' }[] = [
+    { name: 'a new field by a new manager', sub: 'main', manager: 'ctrl', change: (o) => ((o.spec as Record<string, unknown>).volumeName = 'v') },
+    { name: 'a changed field leaves its owner', sub: 'main', manager: 'ctrl', change: (o) => ((o.spec as Record<string, unknown>).storageClassName = 'd') },
+    { name: 'a field owned by an Apply manager changed', sub: 'main', manager: 'ctrl', change: (o) => ((o.metadata.labels ??= {}).b = '3') },
+    { name: 'a removed field leaves everybody', sub: 'main', manager: 'ctrl', change: (o) => delete o.metadata.labels?.a },
+    { name: 'a removed map leaves everybody', sub: 'main', manager: 'ctrl', change: (o) => delete o.metadata.annotations },
+    { name: 'the creator changes again (its entry grows, time moves)', sub: 'main', manager: 'creator', change: (o) => ((o.metadata.annotations ??= {}).z = 'w') },
+    { name: 'no change records nothing', sub: 'main', manager: 'ctrl', change: () => {} },
+    { name: 'managedFields not sent', sub: 'main', manager: 'ctrl', change: (o) => ((o.spec as Record<string, unknown>).volumeName = 'v'), sent: 'none' },
+    { name: 'managedFields reset with []', sub: 'main', manager: 'ctrl', change: (o) => ((o.spec as Record<string, unknown>).volumeName = 'v'), sent: 'reset' },
+    { name: 'different managedFields sent', sub: 'main', manager: 'ctrl', change: (o) => ((o.spec as Record<string, unknown>).volumeName = 'v'), sent: 'stale' },
+    { name: 'a status write', sub: 'status', manager: 'ctrl', change: (o) => (o.status = { phase: 'Bound', capacity: { storage: '1Gi' } }) },
+    { name: 'a status write removing a field', sub: 'status', manager: 'ctrl', change: (o) => (o.status = {}) },
+  ];
+
+  for (const row of rows) {
+    test(row.name, () => {
+      const live = history();
+      // A write by ctrl first, so that the rows also meet an existing Update entry of the writer.
+      const first = structuredClone(live);
+      (first.metadata.annotations ??= {}).bound = 'yes';
+      first.metadata.managedFields = full.main.update(live, first, 'ctrl', T1);
+      const next = structuredClone(first);
+      row.change(next);
+      if (row.sent === 'none') delete next.metadata.managedFields;
+      if (row.sent === 'reset') next.metadata.managedFields = [];
+      if (row.sent === 'stale') next.metadata.managedFields = live.metadata.managedFields;
+      const want = full[row.sub].update(first, structuredClone(next), row.manager, T2);
+      const got = fast[row.sub].update(first, structuredClone(next), row.manager, T2);
+      assert.equal(JSON.stringify(got), JSON.stringify(want));
+    });
+  }
+
+  test('more Update managers than the cap fold into ancient-changes as on the full path', () => {
+    let fullObj = history();
+    let fastObj = structuredClone(fullObj);
+    for (let i = 0; i < 12; i++) {
+      const when = new Date(T0.getTime() + (i + 1) * 60_000);
+      const a = structuredClone(fullObj);
+      (a.metadata.annotations ??= {})[`k${i}`] = 'v';
+      a.metadata.managedFields = full.main.update(fullObj, a, `m${i}`, when);
+      fullObj = a;
+      const b = structuredClone(fastObj);
+      (b.metadata.annotations ??= {})[`k${i}`] = 'v';
+      b.metadata.managedFields = pvcs.update(fastObj, b, `m${i}`, when);
+      fastObj = b;
+    }
+    assert.equal(JSON.stringify(fastObj.metadata.managedFields), JSON.stringify(fullObj.metadata.managedFields));
+    assert.ok(fullObj.metadata.managedFields?.some((e) => e.manager === 'ancient-changes'));
+  });
+
+  test('untouched entries are passed through without re-encoding', () => {
+    const live = history();
+    const next = structuredClone(live);
+    (next.spec as Record<string, unknown>).volumeName = 'v';
+    const got = pvcs.update(live, next, 'ctrl', T1) ?? [];
+    const creator = got.find((e) => e.manager === 'creator');
+    assert.equal(creator, live.metadata.managedFields?.find((e) => e.manager === 'creator'));
+  });
+});

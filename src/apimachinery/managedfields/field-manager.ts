@@ -24,6 +24,13 @@
 // lastAppliedManager), so `kubectl apply --server-side` after `kubectl apply`
 // works; it also rewrites that annotation to the applied configuration.
 //
+// update() has a fast path for the common write (an object whose stored
+// managedFields this module wrote, and a request that sent them back unchanged or
+// not at all): it compares the objects once and re-encodes only the entries the
+// change touches, leaving the others' FieldsV1 as they are. Whenever that is not
+// clearly equivalent (sent entries differ, an entry looks foreign, more Update
+// managers than the cap) it takes the full path, which decodes every entry.
+//
 // apiVersion, kind and the system metadata fields are never owned (stripMeta).
 // A status write owns status only, a main-resource write never owns status (the
 // reset fields of the kinds' strategies).
@@ -32,10 +39,12 @@ import { isDeepStrictEqual } from 'node:util';
 import { newBadRequest, StatusError } from '../errors.ts';
 import { patchSchemaFor, type PatchSchema } from '../patch/index.ts';
 import { deepCopy, isPlainObject, type KubeObject, type ManagedFieldsEntry } from '../types.ts';
-import { FieldSet, fieldElement, type Path } from './field-set.ts';
+import { FieldSet, FieldsV1Error, fieldElement, type Path } from './field-set.ts';
 import {
   capUpdateManagers,
+  compareEntries,
   decodeManagedFields,
+  MAX_UPDATE_MANAGERS,
   encodeManagedFields,
   managerKey,
   newApplyConflict,
@@ -58,6 +67,11 @@ export interface FieldManagerOptions {
   readonly subresource: '' | 'status';
   /** Whether the kind has a status that the main resource does not write. */
   readonly hasStatus: boolean;
+  /**
+   * false: update() always decodes and re-encodes every entry (the reference the fast
+   * path is tested against). Default true.
+   */
+  readonly incremental?: boolean;
 }
 
 function metaPath(...names: string[]): Path {
@@ -91,6 +105,43 @@ function withoutManagedFields(obj: KubeObject): KubeObject {
   const copy = deepCopy(obj);
   delete copy.metadata.managedFields;
   return copy;
+}
+
+/** `obj` without managedFields for reading only: it shares everything else with `obj`. */
+function viewWithoutManagedFields(obj: KubeObject): KubeObject {
+  if (!isPlainObject(obj.metadata) || !('managedFields' in obj.metadata)) return obj;
+  const { managedFields: _dropped, ...metadata } = obj.metadata;
+  return { ...obj, metadata };
+}
+
+const ENTRY_FIELDS = ['manager', 'operation', 'apiVersion', 'time', 'fieldsType', 'fieldsV1', 'subresource'] as const;
+
+/**
+ * Whether stored entries are in the shape this module writes (what the fast path
+ * relies on to read FieldsV1 without decoding): known operation, an apiVersion,
+ * FieldsV1, a non-empty set, each manager once.
+ */
+function entriesInOwnShape(entries: readonly ManagedFieldsEntry[], keys: string[]): boolean {
+  const seen = new Set<string>();
+  for (const e of entries) {
+    if (!isPlainObject(e)) return false;
+    if (e.operation !== 'Apply' && e.operation !== 'Update') return false;
+    if (typeof e.apiVersion !== 'string' || e.apiVersion === '' || e.fieldsType !== 'FieldsV1') return false;
+    if (typeof e.manager !== 'string') return false;
+    if (!isPlainObject(e.fieldsV1) || Object.keys(e.fieldsV1).length === 0) return false;
+    if (e.time !== undefined && typeof e.time !== 'string') return false;
+    if (e.subresource !== undefined && (typeof e.subresource !== 'string' || e.subresource === '')) return false;
+    // Exactly the fields encodeManagedFields writes, in its order (a reused entry is stored as it is).
+    const fields = Object.keys(e);
+    let at = 0;
+    for (const f of ENTRY_FIELDS) if (fields[at] === f) at++;
+    if (at !== fields.length) return false;
+    const key = managerKey({ manager: e.manager, operation: e.operation, apiVersion: e.apiVersion, subresource: e.subresource });
+    if (seen.has(key)) return false;
+    seen.add(key);
+    keys.push(key);
+  }
+  return true;
 }
 
 /** managedFields: [] or [{}] mean "forget them". */
@@ -159,6 +210,69 @@ export class FieldManager {
    * does; `[]` resets them. Returns undefined when the object carries none.
    */
   update(live: KubeObject | undefined, next: KubeObject, manager: string, now: Date): ManagedFieldsEntry[] | undefined {
+    if (this.#options.incremental !== false && live !== undefined) {
+      const fast = this.#updateIncremental(live, next, manager, now);
+      if (fast !== NOT_HANDLED) return fast;
+    }
+    return this.#updateFull(live, next, manager, now);
+  }
+
+  /**
+   * update() for an existing object whose managedFields are in this module's own
+   * spelling and were not changed by the request. Returns NOT_HANDLED when that does
+   * not hold or the result needs the full path (the Update managers' cap).
+   */
+  #updateIncremental(live: KubeObject, next: KubeObject, manager: string, now: Date): ManagedFieldsEntry[] | undefined | typeof NOT_HANDLED {
+    const liveEntries = live.metadata.managedFields;
+    const sent = next.metadata.managedFields;
+    // Which entries the full path would start from: live ones unless the request sent others.
+    if (this.#options.subresource === '' && sent !== undefined && sent !== null && !sameJson(sent, liveEntries)) return NOT_HANDLED;
+    if (!Array.isArray(liveEntries) || liveEntries.length === 0) return NOT_HANDLED;
+    const keys: string[] = [];
+    if (!entriesInOwnShape(liveEntries, keys)) return NOT_HANDLED;
+
+    const c = compare(viewWithoutManagedFields(live), viewWithoutManagedFields(next), this.#schema);
+    const changed = c.modified.union(c.added);
+    const touched = changed.union(c.removed);
+    const own = changed.difference(c.removed).difference(STRIP_SET);
+    const id = this.#id(manager, 'Update');
+    const myKey = managerKey(id);
+
+    const out: ManagedFieldsEntry[] = [];
+    let mine: FieldSet | undefined;
+    try {
+      for (let i = 0; i < liveEntries.length; i++) {
+        const e = liveEntries[i];
+        const gains = keys[i] === myKey && !own.isEmpty();
+        if (!touched.intersectsFieldsV1(e.fieldsV1)) {
+          // Untouched and not gaining fields: the stored entry stays exactly as it is.
+          if (gains) mine = FieldSet.fromFieldsV1(e.fieldsV1);
+          else out.push(e);
+          continue;
+        }
+        // What changed leaves every manager, the writer included before it takes its
+        // own fields again below.
+        const set = FieldSet.fromFieldsV1(e.fieldsV1).difference(touched);
+        if (gains) mine = set;
+        else if (!set.isEmpty()) out.push(reencoded(e, set, e.time));
+      }
+    } catch (err) {
+      if (err instanceof FieldsV1Error) return NOT_HANDLED;
+      throw err;
+    }
+    if (!own.isEmpty()) {
+      const entry: ManagedFieldsEntry = { manager: id.manager, operation: 'Update', apiVersion: this.#apiVersion };
+      if (id.subresource !== undefined) entry.subresource = id.subresource;
+      out.push(reencoded(entry, mine === undefined ? own : own.union(mine), formatSeconds(now)));
+    }
+    let updaters = 0;
+    for (const e of out) if (e.operation === 'Update') updaters++;
+    if (updaters > MAX_UPDATE_MANAGERS) return NOT_HANDLED;
+    if (out.length === 0) return undefined;
+    return out.sort(compareEntries);
+  }
+
+  #updateFull(live: KubeObject | undefined, next: KubeObject, manager: string, now: Date): ManagedFieldsEntry[] | undefined {
     // Sent managedFields win unless they are absent, empty or unreadable (clients that do
     // not know them must not erase them); a subresource write never sets them.
     const liveEntries = live?.metadata.managedFields;
@@ -172,8 +286,8 @@ export class FieldManager {
     }
     // Updates start tracking an existing object only once it has been applied to.
     if (managed.size === 0 && live !== undefined) return undefined;
-    const from = live === undefined ? this.#zeroObject(next) : withoutManagedFields(live);
-    this.#recordUpdate(managed, from, withoutManagedFields(next), this.#id(manager, 'Update'), now);
+    const from = live === undefined ? this.#zeroObject(next) : viewWithoutManagedFields(live);
+    this.#recordUpdate(managed, from, viewWithoutManagedFields(next), this.#id(manager, 'Update'), now);
     capUpdateManagers(managed);
     return encodeManagedFields(managed);
   }
@@ -353,6 +467,41 @@ class ApplyConflictsError extends Error {
   }
 }
 
+const NOT_HANDLED: unique symbol = Symbol('not handled');
+
+/** Deep equality of two decoded JSON values (key order aside): isDeepStrictEqual without its generality. */
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameJson(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  let count = 0;
+  for (const k in x) {
+    if (!Object.hasOwn(x, k)) continue;
+    if (!Object.hasOwn(y, k) || !sameJson(x[k], y[k])) return false;
+    count++;
+  }
+  let other = 0;
+  for (const k in y) if (Object.hasOwn(y, k)) other++;
+  return count === other;
+}
+
+/** `e` with a new set (and time), its fields in the order encodeManagedFields writes them. */
+function reencoded(e: ManagedFieldsEntry, set: FieldSet, time: string | undefined): ManagedFieldsEntry {
+  const out: ManagedFieldsEntry = { manager: e.manager, operation: e.operation, apiVersion: e.apiVersion };
+  if (time !== undefined) out.time = time;
+  out.fieldsType = 'FieldsV1';
+  out.fieldsV1 = set.toFieldsV1();
+  if (e.subresource) out.subresource = e.subresource;
+  return out;
+}
+
 function decodeOrEmpty(entries: readonly ManagedFieldsEntry[] | undefined): Managed {
   try {
     return decodeManagedFields(entries);
@@ -362,6 +511,15 @@ function decodeOrEmpty(entries: readonly ManagedFieldsEntry[] | undefined): Mana
   }
 }
 
+// Every write in the same second carries the same time; format it once.
+let lastSecond = Number.NaN;
+let lastFormatted = '';
+
 function formatSeconds(date: Date): string {
-  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const second = Math.floor(date.getTime() / 1000);
+  if (second !== lastSecond) {
+    lastFormatted = date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+    lastSecond = second;
+  }
+  return lastFormatted;
 }

@@ -109,7 +109,19 @@ function parseJson(element: string, text: string): unknown {
 /** Go's strings.Compare: byte order of the UTF-8 encodings. */
 export function compareStrings(a: string, b: string): number {
   if (a === b) return 0;
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+  // UTF-16 code unit order is UTF-8 byte order except where a surrogate (part of a
+  // character beyond U+FFFF) meets U+E000–U+FFFF, which UTF-8 puts before it.
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    const xs = x >= 0xd800 && x <= 0xdfff;
+    const ys = y >= 0xd800 && y <= 0xdfff;
+    if (xs !== ys && x >= 0xd800 && y >= 0xd800) return xs ? 1 : -1;
+    return x < y ? -1 : 1;
+  }
+  return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
 }
 
 function typeRank(v: unknown): number {
@@ -328,6 +340,24 @@ export class FieldSet {
     return out;
   }
 
+  /**
+   * Whether this set and the set a FieldsV1 object encodes share a path, read straight
+   * from the FieldsV1 without decoding it. Exact only for FieldsV1 in this module's own
+   * spelling (what toFieldsV1 writes), where every element key is serializePathElement's.
+   */
+  intersectsFieldsV1(fields: unknown): boolean {
+    if (!isPlainObject(fields)) return false;
+    for (const k of this.#members.keys()) {
+      const v = fields[k];
+      if (isPlainObject(v) && ('.' in v || Object.keys(v).length === 0)) return true;
+    }
+    for (const [k, c] of this.#children) {
+      const v = fields[k];
+      if (isPlainObject(v) && c.set.intersectsFieldsV1(v)) return true;
+    }
+    return false;
+  }
+
   equals(other: FieldSet): boolean {
     return JSON.stringify(this.toFieldsV1()) === JSON.stringify(other.toFieldsV1());
   }
@@ -372,23 +402,27 @@ export class FieldSet {
   /** Reads FieldsV1. @throws FieldsV1Error */
   static fromFieldsV1(fields: unknown): FieldSet {
     const set = new FieldSet();
-    readNode(set, fields, '');
+    set.#read(fields, '');
     return set;
   }
-}
 
-function readNode(set: FieldSet, node: unknown, where: string): void {
-  if (!isPlainObject(node)) throw new FieldsV1Error(where, 'expected a JSON object');
-  for (const [key, value] of Object.entries(node)) {
-    if (key === '.') continue;
-    const pe = parsePathElement(key);
-    if (!isPlainObject(value)) throw new FieldsV1Error(key, 'expected a JSON object');
-    const entries = Object.keys(value);
-    if (entries.length === 0 || '.' in value) set.insert([pe]);
-    if (entries.some((k) => k !== '.')) {
-      const sub = new FieldSet();
-      readNode(sub, value, key);
-      for (const p of sub.paths()) set.insert([pe, ...p]);
+  /** Adds the paths of a FieldsV1 node, building the tree as it goes. */
+  #read(node: unknown, where: string): void {
+    if (!isPlainObject(node)) throw new FieldsV1Error(where, 'expected a JSON object');
+    for (const key of Object.keys(node)) {
+      if (key === '.') continue;
+      const value = node[key];
+      const pe = parsePathElement(key);
+      if (!isPlainObject(value)) throw new FieldsV1Error(key, 'expected a JSON object');
+      let members = 0;
+      let children = false;
+      for (const k in value) {
+        if (k === '.') members++;
+        else children = true;
+        if (children && members > 0) break;
+      }
+      if (members > 0 || !children) this.#members.set(serializePathElement(pe), pe);
+      if (children) this.#childFor(pe).#read(value, key);
     }
   }
 }

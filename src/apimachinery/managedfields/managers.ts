@@ -100,13 +100,17 @@ export function encodeManagedFields(managed: Managed): ManagedFieldsEntry[] | un
     out.push(entry);
   }
   if (out.length === 0) return undefined;
-  return out.sort(
-    (p, q) =>
-      cmp(p.operation ?? '', q.operation ?? '') ||
-      seconds(p.time) - seconds(q.time) ||
-      cmp(p.manager ?? '', q.manager ?? '') ||
-      cmp(p.apiVersion ?? '', q.apiVersion ?? '') ||
-      cmp(p.subresource ?? '', q.subresource ?? ''),
+  return out.sort(compareEntries);
+}
+
+/** Upstream's order of managedFields entries: operation, time (seconds), manager, apiVersion, subresource. */
+export function compareEntries(p: ManagedFieldsEntry, q: ManagedFieldsEntry): number {
+  return (
+    cmp(p.operation ?? '', q.operation ?? '') ||
+    seconds(p.time) - seconds(q.time) ||
+    cmp(p.manager ?? '', q.manager ?? '') ||
+    cmp(p.apiVersion ?? '', q.apiVersion ?? '') ||
+    cmp(p.subresource ?? '', q.subresource ?? '')
   );
 }
 

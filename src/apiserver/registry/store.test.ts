@@ -169,6 +169,22 @@ describe('update', () => {
     );
     assert.deepEqual(store.get(things, 'default', 't').data, { n: 20 });
   });
+
+  test('2-8 concurrent unpinned replaces (PUT without resourceVersion) all land, each retry starting from what was sent', async () => {
+    await store.create(things, 'default', { metadata: { name: 't', labels: { v: 'start' } } }, { dryRun: false, fieldManager: 'creator' });
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        store.replace(things, 'default', 't', { metadata: { name: 't', labels: { v: `w${i}` } }, data: { i: String(i) } }, { ...opts, fieldManager: `writer-${i}` }),
+      ),
+    );
+    assert.equal(results.length, 10);
+    const final = store.get(things, 'default', 't');
+    const winner = final.metadata.labels?.v ?? '';
+    assert.match(winner, /^w\d$/);
+    assert.deepEqual(final.data, { i: winner.slice(1) });
+    // The last writer owns what it changed.
+    assert.ok(final.metadata.managedFields?.some((e) => e.manager === `writer-${winner.slice(1)}`));
+  });
 });
 
 describe('delete', () => {

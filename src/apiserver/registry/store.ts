@@ -23,6 +23,12 @@
 // managedfields), computed after defaulting and before the kind's
 // prepareFor* hooks, as upstream records it. Server-side apply computes the
 // entries itself (the handler's update function) and the store keeps them.
+//
+// Copies on the update path: update() hands its function a deep copy of the
+// current object (a patch edits it); replace(), the PUT, needs none, since
+// the request body is the new object, and takes a fresh top level and
+// metadata of the body per attempt so a retry starts from what was sent.
+// Cached objects are never changed in place.
 
 import { isDeepStrictEqual } from 'node:util';
 import type { ResourceDef } from '../../api/index.ts';
@@ -167,6 +173,13 @@ function specOf(obj: KubeObject): Record<string, unknown> {
   return rest;
 }
 
+/** `obj` sharing everything but a metadata without managedFields (for reading or copying). */
+function withoutManagedFields(obj: KubeObject): KubeObject {
+  if (obj.metadata.managedFields === undefined) return obj;
+  const { managedFields: _dropped, ...metadata } = obj.metadata;
+  return { ...obj, metadata };
+}
+
 function sameContent(a: KubeObject, b: KubeObject): boolean {
   const ma = { ...a.metadata, resourceVersion: undefined };
   const mb = { ...b.metadata, resourceVersion: undefined };
@@ -188,8 +201,17 @@ export class RegistryStore {
     return this.#cacher;
   }
 
+  // One FieldManager per resource and subresource: it holds the kind's patch schema.
+  readonly #fieldManagers = new WeakMap<ResourceDef, { main?: FieldManager; status?: FieldManager }>();
+
   #fieldManager(def: ResourceDef, subresource: '' | 'status'): FieldManager {
-    return new FieldManager({ group: def.group, version: def.version, kind: def.kind, subresource, hasStatus: def.hasStatus });
+    let byDef = this.#fieldManagers.get(def);
+    if (byDef === undefined) {
+      byDef = {};
+      this.#fieldManagers.set(def, byDef);
+    }
+    const slot = subresource === 'status' ? 'status' : 'main';
+    return (byDef[slot] ??= new FieldManager({ group: def.group, version: def.version, kind: def.kind, subresource, hasStatus: def.hasStatus }));
   }
 
   /** Sets `obj`'s managedFields for a non-apply write (`live` undefined for a create). */
@@ -323,13 +345,33 @@ export class RegistryStore {
    * one; system fields, status/spec separation, defaults and validation are applied here.
    */
   async update(def: ResourceDef, namespace: string, name: string, fn: UpdateFn, options: UpdateOptions): Promise<KubeObject> {
+    return this.#update(def, namespace, name, (current) => fn(deepCopy(current)), options);
+  }
+
+  /**
+   * Replaces an existing object with `desired` (a PUT): update() with a function that
+   * ignores the current object, without copying it. `desired` is the caller's to give
+   * away; each attempt works on a fresh top level and metadata of it, so a retry after
+   * a conflict starts from what was sent.
+   */
+  async replace(def: ResourceDef, namespace: string, name: string, desired: KubeObject, options: UpdateOptions): Promise<KubeObject> {
+    return this.#update(
+      def,
+      namespace,
+      name,
+      () => (isPlainObject(desired.metadata) ? { ...desired, metadata: { ...desired.metadata } } : { ...desired }),
+      options,
+    );
+  }
+
+  async #update(def: ResourceDef, namespace: string, name: string, fn: UpdateFn, options: UpdateOptions): Promise<KubeObject> {
     const key = storageKey(def, namespace, name);
     const gr = groupResource(def);
     for (let attempt = 0; ; attempt++) {
       const cached = this.#cacher.get(key);
       if (cached === undefined) throw newNotFound(gr, name);
       const current = this.present(def, cached.obj);
-      const desired = fn(deepCopy(current));
+      const desired = fn(current);
       if (!isPlainObject(desired) || !isPlainObject(desired.metadata)) {
         throw newBadRequest('the body of the request must be an object with metadata');
       }
@@ -399,8 +441,9 @@ export class RegistryStore {
 
     let next: KubeObject;
     if (subresource === 'status') {
-      // A status write changes status only; metadata and spec stay as they are.
-      next = deepCopy(current);
+      // A status write changes status only; metadata and spec stay as they are. The
+      // managedFields are recomputed below, so they are not worth copying.
+      next = deepCopy(withoutManagedFields(current));
       if (desired.status === undefined) delete next.status;
       else next.status = desired.status;
     } else if (subresource === 'binding') {

@@ -125,6 +125,17 @@ function setAnnotation(obj: KubeObject, key: string, value: string): void {
   obj.metadata.annotations = { ...(obj.metadata.annotations ?? {}), [key]: value };
 }
 
+/**
+ * A copy of `obj` to change and write: top level, metadata and spec are new objects,
+ * everything below is shared with `obj` (a cached object, never changed). Callers
+ * replace what they change below those levels (annotations, claimRef, status)
+ * instead of editing it in place; a deep copy of the whole object, managedFields
+ * included, cost more than the rest of a bind's client side.
+ */
+function copyForWrite<T extends KubeObject & { spec: object }>(obj: T): T {
+  return { ...obj, metadata: { ...obj.metadata }, spec: { ...obj.spec } };
+}
+
 function claimRefKey(ref: ObjectReference): string {
   return `${ref.namespace ?? ''}/${ref.name ?? ''}`;
 }
@@ -314,7 +325,11 @@ export class PersistentVolumeController extends PersistentVolumeControllerBase {
       return;
     }
     if (claimVolume === volume.metadata.name) {
-      // Volume and claim bound to each other.
+      // Volume and claim bound to each other. A claim that is not Bound (Lost when this
+      // volume was deleted and has now been re-created with the same claimRef, or a bind
+      // cut short) is recovered by its own sync, which rewrites its status: queue it now
+      // rather than leave it to the next resync.
+      if (claim.status?.phase !== 'Bound') this.enqueueClaim(objectKey(claim));
       await this.#updateVolumePhase(volume, 'Bound', '');
       return;
     }
@@ -366,7 +381,7 @@ export class PersistentVolumeController extends PersistentVolumeControllerBase {
   async #bindVolumeToClaim(volume: PersistentVolume, claim: PersistentVolumeClaim): Promise<PersistentVolume> {
     const ref = volume.spec.claimRef;
     const chosenByController = !isVolumeBoundToClaim(volume, claim);
-    const clone = deepCopy(volume);
+    const clone = copyForWrite(volume);
     let dirty = false;
     if (
       ref === undefined ||
@@ -387,7 +402,7 @@ export class PersistentVolumeController extends PersistentVolumeControllerBase {
   }
 
   async #bindClaimToVolume(claim: PersistentVolumeClaim, volume: PersistentVolume): Promise<PersistentVolumeClaim> {
-    const clone = deepCopy(claim);
+    const clone = copyForWrite(claim);
     let dirty = false;
     if ((claim.spec.volumeName ?? '') !== volume.metadata.name) {
       clone.spec.volumeName = volume.metadata.name;
@@ -795,7 +810,8 @@ export class PersistentVolumeController extends PersistentVolumeControllerBase {
 
   async #updateVolumePhase(volume: PersistentVolume, phase: PersistentVolumePhase, message: string): Promise<PersistentVolume> {
     if (volume.status?.phase === phase && (volume.status?.message ?? '') === message) return volume;
-    const clone = deepCopy(volume);
+    // Only status is replaced; the rest is shared with the cached object.
+    const clone: PersistentVolume = { ...volume };
     const status = { ...(clone.status ?? {}), phase };
     if (message === '') delete status.message;
     else status.message = message;
@@ -812,7 +828,8 @@ export class PersistentVolumeController extends PersistentVolumeControllerBase {
   }
 
   async #updateClaimStatus(claim: PersistentVolumeClaim, phase: PersistentVolumeClaimPhase, volume: PersistentVolume | undefined): Promise<PersistentVolumeClaim> {
-    const clone = deepCopy(claim);
+    // Only status is replaced (a fresh object below); the rest is shared with the cached object.
+    const clone: PersistentVolumeClaim = { ...claim };
     const status = { ...(clone.status ?? {}) };
     let dirty = false;
     if (status.phase !== phase) {
