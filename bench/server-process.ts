@@ -130,6 +130,8 @@ export async function startServerProcess(options: ServerProcessOptions = {}): Pr
     child = spawn(process.execPath, [...extraArgs, MAIN, 'up', '--data-dir', dataDir, '--api-port', String(port), ...nodeArgs], {
       cwd: REPO,
       stdio: ['ignore', 'pipe', 'pipe'],
+      // The malloc arena limit the `volplane` executable (bin/volplane.mjs) starts the server with.
+      env: { MALLOC_ARENA_MAX: '2', ...process.env },
     });
     const proc = child;
     exitPromise = new Promise((resolve) => {

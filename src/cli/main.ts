@@ -9,8 +9,8 @@
 // arrive twice — but a shutdown that hangs is ended by a watchdog (exit 1).
 
 import { parseArgs } from 'node:util';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { createLogger, type Logger } from '../base/index.ts';
 import { DataDirLockedError, defaultDataDir } from './data-dir.ts';
 import { DEFAULT_API_HOST, DEFAULT_API_PORT } from './defaults.ts';
@@ -53,6 +53,11 @@ Flags for "node":
   --root DIR              Node state: images, containers, pod volumes (default: /var/lib/volplane-node-<name>)
   --ca-cert FILE          The server's CA certificate (default: <default data dir>/pki/ca.crt)
   --port PORT             The kubelet's port for logs and exec (default: 10250; 0 picks a free port)
+  --csi-controller-data-dir DIR
+                          The <data-dir>/csi of "volplane up" on this machine: the node also runs
+                          volplane's CSI driver (node service) for the volumes created there
+                          (default: <default data dir>/csi when it exists)
+  --no-csi-driver         Do not run volplane's CSI driver on this node
   --log-level LEVEL       as for "up"
 `;
 }
@@ -75,6 +80,8 @@ export interface NodeArguments {
   caCertFile: string;
   /** The kubelet server's port (default 10250; 0 picks a free one). */
   port?: number;
+  /** `volplane up`'s CSI data directory on this machine; the node runs the driver's node service for it. */
+  csiControllerDataDir?: string;
   logLevel?: string;
 }
 
@@ -101,6 +108,8 @@ export function parseCommand(argv: readonly string[]): Command {
         root: { type: 'string' },
         'ca-cert': { type: 'string' },
         port: { type: 'string' },
+        'csi-controller-data-dir': { type: 'string' },
+        'no-csi-driver': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
       },
@@ -127,7 +136,7 @@ export function parseCommand(argv: readonly string[]): Command {
       throw new UsageError(`unknown command ${JSON.stringify(name)}`);
   }
 
-  for (const flag of ['server', 'token', 'name', 'root', 'ca-cert', 'port'] as const) {
+  for (const flag of ['server', 'token', 'name', 'root', 'ca-cert', 'port', 'csi-controller-data-dir', 'no-csi-driver'] as const) {
     if (values[flag] !== undefined) throw new UsageError(`--${flag} is a flag of "volplane node", not of "up"`);
   }
   const args: UpArguments = {
@@ -186,6 +195,16 @@ function parseNodeArguments(values: Record<string, string | boolean | undefined>
     if (!LOG_LEVELS.includes(level)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`);
     args.logLevel = level;
   }
+  const csiDir = str('csi-controller-data-dir');
+  if (values['no-csi-driver'] === true) {
+    if (csiDir !== undefined) throw new UsageError('--csi-controller-data-dir and --no-csi-driver contradict each other');
+  } else if (csiDir !== undefined) {
+    if (csiDir === '') throw new UsageError('--csi-controller-data-dir must not be empty');
+    args.csiControllerDataDir = resolve(csiDir);
+  } else if (existsSync(join(defaultDataDir(), 'csi'))) {
+    // The driver's volumes are files of this machine: a node next to `volplane up` can serve them.
+    args.csiControllerDataDir = join(defaultDataDir(), 'csi');
+  }
   return args;
 }
 
@@ -230,6 +249,9 @@ async function up(args: UpArguments): Promise<number> {
   }
 
   process.stdout.write(`${readyLine(volplane)}\n`);
+  // Start-up leaves V8's young generation at its largest; give it back once idle.
+  const { startIdleMemoryTrimmer } = await import('./idle-memory.ts');
+  const trimmer = startIdleMemoryTrimmer({ logger });
 
   return new Promise<number>((resolveExit) => {
     let stopping = false;
@@ -239,6 +261,7 @@ async function up(args: UpArguments): Promise<number> {
         return;
       }
       stopping = true;
+      trimmer.dispose();
       logger.info({ signal }, 'stopping');
       const watchdog = setTimeout(() => {
         process.stderr.write(`volplane: did not stop within ${SHUTDOWN_TIMEOUT_MS / 1000} s; exiting anyway\n`);
@@ -283,6 +306,7 @@ async function node(args: NodeArguments): Promise<number> {
       root: args.root,
       logger,
       ...(args.port === undefined ? {} : { port: args.port }),
+      ...(args.csiControllerDataDir === undefined ? {} : { csiDriver: { controllerDataDir: args.csiControllerDataDir } }),
     });
   } catch (err) {
     await flush(logger);

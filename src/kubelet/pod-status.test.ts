@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Backoff, goDuration } from './backoff.ts';
-import { generatePodStatus } from './pod-status.ts';
+import { generatePodStatus, sameStatus } from './pod-status.ts';
 import type { RuntimeContainer } from './runtime/types.ts';
 import type { Pod, RestartPolicy } from './types.ts';
 
@@ -78,4 +78,22 @@ test('restart back-off: first restart at once, then 10 s doubling to 5 min', () 
   assert.equal(b.remainingSince('k', now, now + 1000), 299_000);
   // Untouched for twice the maximum: forgotten.
   assert.equal(b.get('k', now + 600_001), 0);
+});
+
+test('a status the server already holds is not written again', async (t) => {
+  const written = generatePodStatus({ pod: pod('Always', ['a']), containers: new Map([['a', [running('a')]]]), waiting: new Map(), volumesReady: true, hostIP: '10.0.0.1', now: new Date(T0) });
+  // What the server returns for it: the merge patch dropped every null, and its field order is its own.
+  const stored = JSON.parse(JSON.stringify(written, (_k, v: unknown) => (v === null ? undefined : v))) as typeof written;
+  const reordered = { qosClass: stored.qosClass, ...stored };
+  const rows: [string, Parameters<typeof sameStatus>[1], boolean][] = [
+    ['1 the same status', written, true],
+    ['2 as stored: nulls dropped, fields reordered', reordered, true],
+    ['3 no status yet', undefined, false],
+    ['4 another phase', { ...reordered, phase: 'Pending' }, false],
+    ['5 a condition changed', { ...reordered, conditions: reordered.conditions?.map((c) => (c.type === 'Ready' ? { ...c, status: 'False' } : c)) }, false],
+    ['6 conditions in another order', { ...reordered, conditions: [...(reordered.conditions ?? [])].reverse() }, false],
+  ];
+  for (const [name, have, same] of rows) {
+    await t.test(name, () => assert.equal(sameStatus(written, have), same));
+  }
 });

@@ -13,6 +13,7 @@
 //   - condition times move only when the condition's status changes;
 //   - PodScheduled belongs to the scheduler: kept as found.
 
+import { isDeepStrictEqual } from 'node:util';
 import { formatTime } from '../apimachinery/index.ts';
 import type { RuntimeContainer } from './runtime/types.ts';
 import type {
@@ -226,4 +227,22 @@ export function generatePodStatus(input: PodStatusInput): PodStatus {
   if (init.length > 0) result.initContainerStatuses = init;
   if (old.qosClass !== undefined) result.qosClass = old.qosClass;
   return result;
+}
+
+/**
+ * Whether a status we would write equals one the server holds. The write is a
+ * merge patch, in which `null` removes a field (`lastProbeTime: null` never
+ * comes back), and the server's field order is its own: compared as such, a
+ * status just written looked changed again and was written a second time.
+ */
+export function sameStatus(want: PodStatus, have: PodStatus | undefined): boolean {
+  return isDeepStrictEqual(withoutNulls(want), withoutNulls(have ?? {}));
+}
+
+function withoutNulls(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(withoutNulls);
+  if (typeof v !== 'object' || v === null) return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) if (x !== null && x !== undefined) out[k] = withoutNulls(x);
+  return out;
 }

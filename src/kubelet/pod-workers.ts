@@ -40,7 +40,7 @@ import { ApiError, Informer, objectKey, resourcePath, resources, type EventRecor
 import { prepareSubPath, SubPathError, type MountUtil } from '../volume/index.ts';
 import { Backoff, goDuration, type BackoffOptions, DEFAULT_BACKOFF } from './backoff.ts';
 import { ContainerConfigError, expand, expandCommand, makeEnvironment } from './container-env.ts';
-import { generatePodStatus, initContainersDone, restartPolicyOf, type WaitingReason } from './pod-status.ts';
+import { generatePodStatus, initContainersDone, restartPolicyOf, sameStatus, type WaitingReason } from './pod-status.ts';
 import { ImageNotFoundError, type Runtime, type RuntimeContainer, type RuntimeMount } from './runtime/types.ts';
 import { VolumeMountTimeoutError, type MountedVolume, type VolumeManager } from './volumemanager/types.ts';
 import type { Container, Pod, PodStatus } from './types.ts';
@@ -182,6 +182,7 @@ export class PodWorkers {
     const pod = this.#withConfigAnnotations(apiPod);
     let w = this.#workers.get(uid);
     if (w === undefined) {
+      this.#o.logger.debug({ pod: objectKey(pod), podUid: uid }, 'pod worker started');
       w = new PodWorker(this, pod);
       this.#workers.set(uid, w);
       const done = w.run(this.#signal).finally(() => {
@@ -338,17 +339,24 @@ class PodWorker {
     // 1. Volumes, before anything about images.
     volumeManager.addPod(pod);
     let mounted: Map<string, MountedVolume>;
-    if (!this.#volumesReady) await this.#writeStatus(signal);
+    // The Pending status goes out while the volumes are mounted and the
+    // containers start, not before: it is a round trip to the API server
+    // that nothing here depends on. Status writes stay in order (#writeStatus
+    // queues them); its failure still fails this sync, at step 4.
+    const pendingWrite = this.#volumesReady ? undefined : this.#writeStatus(signal);
+    pendingWrite?.catch(() => {});
     try {
       mounted = await volumeManager.waitForAttachAndMount(pod, this.#o.volumeMountTimeoutMs ?? VOLUME_MOUNT_TIMEOUT_MS, signal);
     } catch (err) {
       if (err instanceof VolumeMountTimeoutError) {
         this.#o.recorder.event(pod, 'Warning', 'FailedMount', `Unable to attach or mount volumes: ${err.message}`);
         this.wake();
+        await pendingWrite;
         return;
       }
       throw err;
     }
+    if (!this.#volumesReady) this.#log.debug('volumes attached and mounted');
     this.#volumesReady = true;
 
     // 2. Init containers, one at a time.
@@ -390,6 +398,7 @@ class PodWorker {
     this.#pruneOldAttempts(containers);
 
     // 4. Status.
+    await pendingWrite;
     await this.#writeStatus(signal);
   }
 
@@ -452,6 +461,7 @@ class PodWorker {
     }
 
     try {
+      this.#log.debug({ container: c.name, restartCount }, 'starting container');
       const started = await runtime.startContainer(spec, signal);
       recorder.event(pod, 'Normal', 'Created', `Created container: ${c.name}`);
       recorder.event(pod, 'Normal', 'Started', `Started container ${c.name}`);
@@ -554,7 +564,16 @@ class PodWorker {
     return out;
   }
 
-  async #writeStatus(signal: AbortSignal): Promise<void> {
+  /** The status writes of this pod, one after another: each starts from what the one before it wrote. */
+  #statusWrites: Promise<void> = Promise.resolve();
+
+  #writeStatus(signal: AbortSignal): Promise<void> {
+    const write = this.#statusWrites.then(() => this.#writeStatusNow(signal));
+    this.#statusWrites = write.catch(() => {});
+    return write;
+  }
+
+  async #writeStatusNow(signal: AbortSignal): Promise<void> {
     const cached = this.#parent.cachedPod(objectKey(this.#pod));
     if (cached === undefined || cached.metadata.uid !== this.#pod.metadata.uid) return;
     // The newest status known: the cache's, unless our own last write is newer than it.
@@ -570,7 +589,7 @@ class PodWorker {
       hostIP: this.#o.nodeIP,
       now: new Date(),
     });
-    if (JSON.stringify(status) === JSON.stringify(base.status)) return;
+    if (sameStatus(status, base.status)) return;
     const path = resourcePath(resources.pods, this.#pod.metadata.namespace, this.#pod.metadata.name, 'status');
     try {
       const written = await this.#o.client.request<Pod>('PATCH', path, {
@@ -579,6 +598,7 @@ class PodWorker {
         signal,
       });
       this.#written = { rv: written.metadata.resourceVersion ?? '0', status: written.status ?? status };
+      this.#log.debug({ phase: status.phase }, 'status written');
       if (status.phase !== base.status?.phase) this.#log.info({ phase: status.phase }, 'pod phase changed');
     } catch (err) {
       if (isNotFound(err)) return;

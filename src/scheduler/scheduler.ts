@@ -400,6 +400,7 @@ export class Scheduler {
     const pod = this.#pods.get(key);
     if (pod === undefined || !this.#isOurPendingPod(pod) || this.#assumed.has(key)) return;
     const cycle = this.#queue.moveRequestCycle;
+    this.#logger.debug({ pod: key }, 'attempting to schedule pod');
     let result: { node: string; podVolumes: PodVolumes };
     try {
       result = this.schedulePod(pod);

@@ -26,9 +26,10 @@ fail() {
   printf '%s\n' "$1" > "$state/setup-error"
   exit 128
 }
-# Runs a setup step; its error output becomes the setup error.
+# Runs a setup step; its output becomes the setup error. Through a file, not
+# $(...): a subshell per step is a fork per step, and a start runs dozens.
 run() {
-  out=$("$@" 2>&1) || fail "$*: $out"
+  "$@" > "$state/setup.out" 2>&1 || fail "$*: $(cat "$state/setup.out")"
 }
 
 # Our host pid and start time, read through the host's /proc before it goes
@@ -49,8 +50,8 @@ esac
 
 for d in proc dev sys; do
   [ -L "$rootfs/$d" ] && fail "/$d in the image is a symbolic link"
-  run mkdir -p "$rootfs/$d"
 done
+run mkdir -p "$rootfs/proc" "$rootfs/dev" "$rootfs/sys"
 run mount -t proc -o nosuid,nodev,noexec proc "$rootfs/proc"
 run mount -t tmpfs -o nosuid,mode=755,size=65536k tmpfs "$rootfs/dev"
 for d in null zero full random urandom tty; do
@@ -85,29 +86,48 @@ while [ "$i" -lt "$nmounts" ]; do
 done
 
 run mkdir -p "$rootfs$wd"
-run hostname "$host"
+# Through procfs (it names the writer's UTS namespace): no process to start.
+printf '%s' "$host" 2>/dev/null > /proc/sys/kernel/hostname || run hostname "$host"
 
 # Let go of every host mount this namespace copied (other pods' volumes,
 # loop-device filesystems...): holding them would keep them busy for the
 # host. Kept: /, the rootfs and what is under it, and every mount on the
-# way to the rootfs or to a path in $keep.
+# way to the rootfs or to a path in $keep. One `umount` for all of them, and
+# no subshell per mount: a start used to spend most of its time here.
 leads_to_kept() {
   case "$rootfs/" in "$1"/*) return 0 ;; esac
-  printf '%s\n' "$keep" | {
-    while read -r k; do
-      case "$k/" in "$1"/*) exit 0 ;; esac
-    done
-    exit 1
-  }
+  saved_ifs=$IFS
+  IFS='
+'
+  set -f
+  # shellcheck disable=SC2086 # split on newlines only, no globbing
+  set -- "$1" $keep
+  set +f
+  IFS=$saved_ifs
+  mp_slash=$1/
+  shift
+  for k in "$@"; do
+    case "$k/" in "$mp_slash"*) return 0 ;; esac
+  done
+  return 1
 }
-cut -d ' ' -f 5 /proc/self/mountinfo | sort -r | while read -r raw; do
-  mp=$(printf '%b' "$raw")
-  case $mp in
-    / | "$rootfs" | "$rootfs"/*) continue ;;
-  esac
-  leads_to_kept "$mp" && continue
-  umount -l "$mp" 2>/dev/null || true
-done
+cut -d ' ' -f 5 /proc/self/mountinfo | sort -r | {
+  set --
+  while read -r raw; do
+    case $raw in
+      *\\*) mp=$(printf '%b' "$raw") ;; # octal escapes (\040 for a space...)
+      *) mp=$raw ;;
+    esac
+    case $mp in
+      / | "$rootfs" | "$rootfs"/*) continue ;;
+    esac
+    leads_to_kept "$mp" && continue
+    set -- "$@" "$mp"
+  done
+  # Children come before their parents (sort -r); a child already gone with
+  # its parent only makes umount complain.
+  [ "$#" -eq 0 ] || umount -l -- "$@" 2>/dev/null || true
+}
 
 # Only now is the container complete: an exec may enter it from here on.
 printf '%s %s\n' "$pid" "$starttime" > "$state/started.tmp" && mv "$state/started.tmp" "$state/started" ||

@@ -329,8 +329,12 @@ test('13 without overlayfs a container gets a private copy of the image', opts, 
 test('14 the container namespace lets go of the host mounts it copied', opts, () =>
   withContainers(rt, async (start) => {
     const other = join(root, 'other-pod-volume');
+    // mountinfo escapes the space (\040): the init script must decode it to let go.
+    const spaced = join(root, 'other pod volume');
     mkdirSync(other);
+    mkdirSync(spaced);
     execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', other]);
+    execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', spaced]);
     try {
       const c = await start(spec('holder', ['sleep', '86400']));
       assert.equal(c.status.state, 'running');
@@ -342,9 +346,11 @@ test('14 the container namespace lets go of the host mounts it copied', opts, ()
       const mounts = readFileSync(`/proc/${ppid}/mountinfo`, 'utf8');
       assert.ok(mounts.includes(join(root, 'node/containers', c.id, 'rootfs')), 'sees its own rootfs');
       assert.ok(!mounts.includes(other), 'holds no copy of the other volume');
+      assert.ok(!mounts.includes('other\\040pod\\040volume'), 'holds no copy of the volume with a space in its path');
       assert.ok(!/ \/proc /.test(mounts), 'holds no copy of the host /proc');
       await rt.stopContainer(c.id, 0);
     } finally {
       execFileSync('umount', [other]);
+      execFileSync('umount', [spaced]);
     }
   }));
