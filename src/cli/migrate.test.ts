@@ -402,7 +402,7 @@ describe('migrate flexvolume: a volplane/loop PV moves to csi.volplane.io with i
       driver: 'csi.volplane.io',
       volumeHandle: vols[0]!.volume.volume_id,
       fsType: 'ext4',
-      volumeAttributes: { 'volplane.io/kind': 'loop', 'volplane.io/fsType': 'ext4' },
+      volumeAttributes: { 'volplane.io/kind': 'loop', 'volplane.io/path': join(flexDir, `${PV}.img`), 'volplane.io/fsType': 'ext4' },
     });
     assert.deepEqual(pv.spec.capacity, { storage: '64Mi' });
     assert.deepEqual(pv.spec.accessModes, ['ReadWriteOnce']);

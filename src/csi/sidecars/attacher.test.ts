@@ -99,7 +99,7 @@ describe('external attacher', () => {
     {
       name: '2-4 the driver refuses the node: attachError with the driver message',
       node: OTHER_NODE,
-      want: /^rpc error: code = NotFound desc = node node-b does not exist; this driver serves node node-a$/,
+      want: /^rpc error: code = NotFound desc = node node-b does not exist; this driver serves node node-a and the node-only instances recorded in \S+\/nodes$/,
     },
   ];
   failures.forEach((row, i) => {

@@ -74,7 +74,7 @@ const rows: Row[] = [
     name: '1-3 WaitForFirstConsumer on a node the driver does not serve: the requisite topology reaches the driver, which refuses',
     class: { volumeBindingMode: 'WaitForFirstConsumer' },
     claim: { storage: '10Mi', selectedNode: OTHER_NODE },
-    wantFailure: /^failed to provision volume with StorageClass "[^"]+": rpc error: code = ResourceExhausted desc = volumes can only be provisioned on node node-a$/,
+    wantFailure: /^failed to provision volume with StorageClass "[^"]+": rpc error: code = ResourceExhausted desc = volumes can only be provisioned on the nodes of this machine: node-a$/,
   },
   {
     name: '1-4 Block claim: loop volume, PV volumeMode Block without fsType',
