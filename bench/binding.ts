@@ -23,7 +23,7 @@
 // when it returned, as in the throughput variant; `createLagMs` says how far
 // the generator itself fell behind.
 //
-// Run alone: node bench/binding.ts [--rate=R] [N ...]   (default 1000 10000, or the
+// Run alone: node bench/binding.ts [--rate=R] [--claims=M] [N ...]   (default 1000 10000, or the
 // comma-separated BENCH_BINDING_SIZES, the knob bench/run.ts reads too:
 // BENCH_BINDING_SIZES=1000,100000 node bench/binding.ts runs the 100k case).
 // Before a size above 10,000 it prints what that size is estimated to take.
@@ -52,10 +52,18 @@ export interface BindingOptions {
    * at a time as fast as the API takes them: the latency variant.
    */
   claimRate?: number;
+  /**
+   * Claims to create (default `count`). Fewer claims than volumes measures
+   * binding against a large index: with `claimRate`, the latency of one bind
+   * when `count` volumes are there to choose from.
+   */
+  claims?: number;
 }
 
 export interface BindingResult {
   count: number;
+  /** Claims created and bound (≤ count). */
+  claims: number;
   /** Creates per second while creating the volumes. */
   pvCreateRate: number;
   /** From the first volume create until every volume was seen Available, s. */
@@ -121,6 +129,7 @@ async function waitForProgress(phase: string, progress: () => number, want: numb
 
 export async function benchBinding(server: ServerProcess, options: BindingOptions): Promise<BindingResult> {
   const n = options.count;
+  const m = Math.min(options.claims ?? n, n);
   const concurrency = options.concurrency ?? 64;
   const namespace = options.namespace ?? 'bench-binding';
   const stallMs = options.stallMs ?? 60_000;
@@ -193,12 +202,12 @@ export async function benchBinding(server: ServerProcess, options: BindingOption
     let createLagMs = 0;
     const rate = options.claimRate;
     if (rate === undefined) {
-      await Promise.race([forEachConcurrent(n, concurrency, createClaim), pvcWatch.failed]);
+      await Promise.race([forEachConcurrent(m, concurrency, createClaim), pvcWatch.failed]);
     } else {
       // openLoop wants every operation to settle; the first failure is kept and rethrown after.
       let failure: unknown;
       const report = await Promise.race([
-        openLoop({ rate, durationMs: (n / rate) * 1000 }, (i) =>
+        openLoop({ rate, durationMs: (m / rate) * 1000 }, (i) =>
           createClaim(i).catch((err: unknown) => {
             failure ??= err;
           }),
@@ -208,8 +217,8 @@ export async function benchBinding(server: ServerProcess, options: BindingOption
       if (failure !== undefined) throw failure;
       createLagMs = report.maxStartLagMs;
     }
-    const pvcCreateRate = n / ((nowMs() - pvcStart) / 1000);
-    await waitForProgress('claims becoming Bound', () => boundAt.size, n, stallMs, deadline, pvcWatch.failed);
+    const pvcCreateRate = m / ((nowMs() - pvcStart) / 1000);
+    await waitForProgress('claims becoming Bound', () => boundAt.size, m, stallMs, deadline, pvcWatch.failed);
     // A loop, not Math.max(...values): 100,000 arguments can overflow the stack.
     let lastBound = 0;
     for (const t of boundAt.values()) lastBound = Math.max(lastBound, t);
@@ -221,13 +230,14 @@ export async function benchBinding(server: ServerProcess, options: BindingOption
     const bindSeconds = (lastBound - pvcStart) / 1000;
     return {
       count: n,
+      claims: m,
       pvCreateRate,
       pvAvailableSeconds,
       pvcCreateRate,
       claimRate: rate,
       createLagMs,
       bindSeconds,
-      bindsPerSecond: n / bindSeconds,
+      bindsPerSecond: m / bindSeconds,
       latency: summarize(latencies),
       load,
       rss,
@@ -275,6 +285,15 @@ function rateFromArgs(): number | undefined {
   return rate;
 }
 
+/** `--claims=M` on the command line: M claims against each size's N volumes. */
+function claimsFromArgs(): number | undefined {
+  const arg = process.argv.slice(2).find((a) => a.startsWith('--claims='));
+  if (arg === undefined) return undefined;
+  const claims = Number(arg.slice('--claims='.length));
+  if (!Number.isInteger(claims) || claims <= 0) throw new Error(`--claims must be a positive whole number, got ${JSON.stringify(arg)}`);
+  return claims;
+}
+
 /** Sizes from the command line, else from BENCH_BINDING_SIZES, else 1,000 and 10,000. */
 function sizesToRun(): number[] {
   const parse = (values: string[]): number[] => values.map(Number).filter((v) => Number.isInteger(v) && v > 0);
@@ -287,21 +306,22 @@ function sizesToRun(): number[] {
 if (import.meta.main) {
   let largestRun: BindingResult | undefined;
   const claimRate = rateFromArgs();
+  const claims = claimsFromArgs();
   for (const count of sizesToRun()) {
     if (largestRun !== undefined && count > 10_000) {
       console.log(`N=${count}: estimated at least ${(estimateBindingSeconds(largestRun, count) / 60).toFixed(1)} min from the N=${largestRun.count} run`);
     }
-    const r = await benchBindingFresh({ count, claimRate }).catch((err: unknown) => {
+    const r = await benchBindingFresh({ count, claimRate, ...(claims === undefined ? {} : { claims }) }).catch((err: unknown) => {
       if (err instanceof Error) console.error(err.message);
       throw err;
     });
     console.log(
-      `N=${r.count}: volumes created at ${Math.round(r.pvCreateRate)}/s, all Available after ${r.pvAvailableSeconds.toFixed(1)} s; ` +
+      `N=${r.count}${r.claims === r.count ? '' : ` (${r.claims} claims)`}: volumes created at ${Math.round(r.pvCreateRate)}/s, all Available after ${r.pvAvailableSeconds.toFixed(1)} s; ` +
         `claims created at ${Math.round(r.pvcCreateRate)}/s${r.claimRate === undefined ? '' : ` (open loop at ${r.claimRate}/s, generator lag up to ${r.createLagMs.toFixed(0)} ms)`}; ` +
         `${Math.round(r.bindsPerSecond)} binds/s (${r.bindSeconds.toFixed(1)} s); ` +
         `create→Bound p50 ${r.latency.p50.toFixed(0)} ms, p99 ${r.latency.p99.toFixed(0)} ms; ` +
         `server RSS ${r.rss.rssMB.toFixed(0)} MB, server CPU ${(r.load.serverCores * 100).toFixed(0)} % ` +
-        `(${((r.load.serverCores * r.bindSeconds * 1000) / r.count).toFixed(2)} ms of CPU per bind), waiting for a CPU ${(r.load.serverRunQueueShare * 100).toFixed(0)} % of the time; total ${r.totalSeconds.toFixed(0)} s`,
+        `(${((r.load.serverCores * r.bindSeconds * 1000) / r.claims).toFixed(2)} ms of CPU per bind), waiting for a CPU ${(r.load.serverRunQueueShare * 100).toFixed(0)} % of the time; total ${r.totalSeconds.toFixed(0)} s`,
     );
     if (largestRun === undefined || r.count > largestRun.count) largestRun = r;
   }
