@@ -6,6 +6,11 @@
 // in values, command, args and subPathExpr expands against the variables
 // defined so far, `$$` is a literal `$`, and an unknown `$(VAR)` stays as
 // written.
+//
+// Raw block volumes: a container names them in `volumeDevices` instead of
+// `volumeMounts`. Which of the two a pod volume may be used with follows its
+// claim's volumeMode (upstream: the DSW populator's createVolumeSpec); the
+// checks and the devices a container gets live here too.
 
 import type { KubeObject } from '../apimachinery/index.ts';
 import { ApiError, resourcePath, resources, type RestClient } from '../client/index.ts';
@@ -178,4 +183,80 @@ export function expandCommand(container: Container, env: readonly { name: string
     command: (container.command ?? []).map((c) => expand(c, lookup)),
     args: (container.args ?? []).map((a) => expand(a, lookup)),
   };
+}
+
+/** One entry of a container's `volumeDevices`. */
+export interface VolumeDevice {
+  name: string;
+  devicePath: string;
+}
+
+function isVolumeDevice(v: unknown): v is VolumeDevice {
+  if (typeof v !== 'object' || v === null) return false;
+  const r = v as Record<string, unknown>;
+  return typeof r.name === 'string' && typeof r.devicePath === 'string';
+}
+
+/** A container's `volumeDevices` (the kubelet's narrow Container view leaves the field untyped). */
+export function volumeDevicesOf(container: Container): VolumeDevice[] {
+  const raw = container.volumeDevices;
+  return Array.isArray(raw) ? raw.filter(isVolumeDevice) : [];
+}
+
+export type VolumeMode = 'Filesystem' | 'Block';
+
+/**
+ * Which pod volumes the pod's containers (init and regular, upstream's
+ * VisitContainers) name in volumeMounts and which in volumeDevices.
+ */
+export function volumeUse(pod: Pod): { mounted: Set<string>; mapped: Set<string> } {
+  const mounted = new Set<string>();
+  const mapped = new Set<string>();
+  for (const c of [...(pod.spec.initContainers ?? []), ...pod.spec.containers]) {
+    for (const m of c.volumeMounts ?? []) mounted.add(m.name);
+    for (const d of volumeDevicesOf(c)) mapped.add(d.name);
+  }
+  return { mounted, mapped };
+}
+
+/**
+ * The claims whose volumeMode decides how the pod may use them: for every pod
+ * volume a container mounts or maps, the claim name of a
+ * `persistentVolumeClaim` source, or the volumeMode an `ephemeral` source's
+ * template asks for. Other sources are always Filesystem.
+ */
+export function claimVolumes(pod: Pod): { claims: Map<string, string>; ephemeral: Map<string, VolumeMode> } {
+  const { mounted, mapped } = volumeUse(pod);
+  const claims = new Map<string, string>();
+  const ephemeral = new Map<string, VolumeMode>();
+  for (const v of pod.spec.volumes ?? []) {
+    if (!mounted.has(v.name) && !mapped.has(v.name)) continue;
+    const pvc = v.persistentVolumeClaim as { claimName?: unknown } | undefined;
+    if (typeof pvc?.claimName === 'string') claims.set(v.name, pvc.claimName);
+    const template = (v.ephemeral as { volumeClaimTemplate?: { spec?: { volumeMode?: unknown } } } | undefined)?.volumeClaimTemplate;
+    if (template !== undefined) ephemeral.set(v.name, template.spec?.volumeMode === 'Block' ? 'Block' : 'Filesystem');
+  }
+  return { claims, ephemeral };
+}
+
+/**
+ * Upstream's refusals, by pod volume: a volume whose volumeMode is Block in a
+ * volumeMounts entry, or not Block in a volumeDevices entry. `modeOf` answers
+ * undefined for a volume whose mode is unknown (its claim could not be read):
+ * it is not judged here, the volume manager reports the claim.
+ */
+export function volumeModeErrors(pod: Pod, modeOf: (volumeName: string) => VolumeMode | undefined): Map<string, string> {
+  const { mounted, mapped } = volumeUse(pod);
+  const errors = new Map<string, string>();
+  for (const v of pod.spec.volumes ?? []) {
+    if (!mounted.has(v.name) && !mapped.has(v.name)) continue;
+    const mode = modeOf(v.name);
+    if (mode === undefined) continue;
+    if (mounted.has(v.name) && mode !== 'Filesystem') {
+      errors.set(v.name, `volume ${v.name} has volumeMode ${mode}, but is specified in volumeMounts`);
+    } else if (mapped.has(v.name) && mode !== 'Block') {
+      errors.set(v.name, `volume ${v.name} has volumeMode ${mode}, but is specified in volumeDevices`);
+    }
+  }
+  return errors;
 }

@@ -18,6 +18,12 @@
 //   otherwise →
 //     1. volumes: addPod + waitForAttachAndMount (2 min; FailedMount and try
 //        again). Images are looked at only after this, as upstream does.
+//        Until the volumes are ready, the volumeMode of each claim the pod
+//        uses is first checked against how its containers use it
+//        (volumeMounts need Filesystem, volumeDevices need Block): a
+//        mismatch is FailedMount, the pod is not handed to the volume
+//        manager and nothing is mounted. Upstream refuses in the DSW
+//        populator; the outcome for the pod is the same.
 //     2. init containers one at a time, each to successful completion; a
 //        failed one is restarted unless restartPolicy is Never (then the pod
 //        fails).
@@ -32,16 +38,28 @@
 // and is left alone. Containers of pods no longer assigned here are torn down
 // once the informer has synced.
 
-import { join } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { isAbsolute, join } from 'node:path';
+import type { PersistentVolumeClaim } from '../api/core/volume-types.ts';
 import { formatTime } from '../apimachinery/index.ts';
 import type { Logger } from '../base/index.ts';
 import { toError } from '../base/index.ts';
 import { ApiError, Informer, objectKey, resourcePath, resources, type EventRecorder, type RestClient } from '../client/index.ts';
 import { prepareSubPath, SubPathError, type MountUtil } from '../volume/index.ts';
 import { Backoff, goDuration, type BackoffOptions, DEFAULT_BACKOFF } from './backoff.ts';
-import { ContainerConfigError, expand, expandCommand, makeEnvironment } from './container-env.ts';
+import {
+  claimVolumes,
+  ContainerConfigError,
+  expand,
+  expandCommand,
+  makeEnvironment,
+  volumeDevicesOf,
+  volumeModeErrors,
+  volumeUse,
+  type VolumeMode,
+} from './container-env.ts';
 import { generatePodStatus, initContainersDone, restartPolicyOf, sameStatus, type WaitingReason } from './pod-status.ts';
-import { ImageNotFoundError, type Runtime, type RuntimeContainer, type RuntimeMount } from './runtime/types.ts';
+import { ImageNotFoundError, type Runtime, type RuntimeContainer, type RuntimeDevice, type RuntimeMount } from './runtime/types.ts';
 import { VolumeMountTimeoutError, type MountedVolume, type VolumeManager } from './volumemanager/types.ts';
 import type { Container, Pod, PodStatus } from './types.ts';
 
@@ -53,6 +71,8 @@ export const CONFIG_SOURCE_ANNOTATION = 'kubernetes.io/config.source';
 
 const MINIMUM_GRACE_SECONDS = 2;
 const RESYNC_MS = 30_000;
+/** How soon a pod refused for a volumeMode mismatch is looked at again (upstream's pod worker back-off). */
+const VOLUME_MODE_RETRY_MS = 10_000;
 
 export interface PodWorkersOptions {
   client: RestClient;
@@ -337,14 +357,23 @@ class PodWorker {
     }
 
     // 1. Volumes, before anything about images.
-    volumeManager.addPod(pod);
-    let mounted: Map<string, MountedVolume>;
     // The Pending status goes out while the volumes are mounted and the
     // containers start, not before: it is a round trip to the API server
     // that nothing here depends on. Status writes stay in order (#writeStatus
     // queues them); its failure still fails this sync, at step 4.
     const pendingWrite = this.#volumesReady ? undefined : this.#writeStatus(signal);
     pendingWrite?.catch(() => {});
+    if (!this.#volumesReady) {
+      const refused = await this.#volumeModeRefusal(pod, signal);
+      if (refused !== undefined) {
+        this.#o.recorder.event(pod, 'Warning', 'FailedMount', `Unable to attach or mount volumes: ${refused}`);
+        this.#wakeAfter(VOLUME_MODE_RETRY_MS);
+        await pendingWrite;
+        return;
+      }
+    }
+    volumeManager.addPod(pod);
+    let mounted: Map<string, MountedVolume>;
     try {
       mounted = await volumeManager.waitForAttachAndMount(pod, this.#o.volumeMountTimeoutMs ?? VOLUME_MOUNT_TIMEOUT_MS, signal);
     } catch (err) {
@@ -438,6 +467,7 @@ class PodWorker {
       const env = await makeEnvironment(this.#o.client, pod, c, this.#o.nodeIP);
       const { command, args } = expandCommand(c, env);
       const mounts = await this.#mounts(c, env, mounted, signal);
+      const devices = await this.#devices(c, mounted);
       spec = {
         podUid: pod.metadata.uid!,
         podName: pod.metadata.name ?? '',
@@ -450,6 +480,7 @@ class PodWorker {
         env,
         ...(c.workingDir === undefined ? {} : { workingDir: c.workingDir }),
         mounts,
+        ...(devices.length > 0 ? { devices } : {}),
         restartCount,
       };
     } catch (err) {
@@ -560,6 +591,56 @@ class PodWorker {
         }
       }
       out.push({ hostPath, containerPath: vm.mountPath, readOnly: vm.readOnly === true || volume.readOnly });
+    }
+    return out;
+  }
+
+  /**
+   * Why the pod's volumes must not be set up, in the words of upstream's
+   * WaitForAttachAndMount error, or undefined when every claim's volumeMode
+   * fits how the containers use it. Reads the claims the pod's containers
+   * use (one GET each); a claim that cannot be read is left to the volume
+   * manager, which reports it.
+   */
+  async #volumeModeRefusal(pod: Pod, signal: AbortSignal): Promise<string | undefined> {
+    const { claims, ephemeral } = claimVolumes(pod);
+    const modes = new Map<string, VolumeMode>(ephemeral);
+    await Promise.all(
+      [...claims].map(async ([volume, claimName]) => {
+        try {
+          const claim = await this.#o.client.get<PersistentVolumeClaim>(resourcePath(resources.persistentVolumeClaims, pod.metadata.namespace, claimName), { signal });
+          modes.set(volume, claim.spec.volumeMode === 'Block' ? 'Block' : 'Filesystem');
+        } catch (err) {
+          if (signal.aborted) throw err;
+          this.#log.debug({ err: toError(err).message, claim: claimName }, 'cannot read the claim to check its volumeMode');
+        }
+      }),
+    );
+    // Sources other than claims are filesystems.
+    const errors = volumeModeErrors(pod, (name) => (claims.has(name) ? modes.get(name) : (modes.get(name) ?? 'Filesystem')));
+    if (errors.size === 0) return undefined;
+    const { mounted, mapped } = volumeUse(pod);
+    const used = new Set([...mounted, ...mapped]);
+    const failed = [...errors.keys()].sort();
+    return `unmounted volumes=[${[...used].sort().join(' ')}], unattached volumes=[], failed to process volumes=[${failed.join(' ')}]: ${failed.map((n) => errors.get(n)).join('; ')}`;
+  }
+
+  /**
+   * One RuntimeDevice per volumeDevice (upstream makeBlockVolumes): the
+   * volume's published path, which for a block volume is a device node.
+   * Anything else is a volume that was never mapped as a block device.
+   */
+  async #devices(c: Container, mounted: Map<string, MountedVolume>): Promise<RuntimeDevice[]> {
+    const out: RuntimeDevice[] = [];
+    for (const d of volumeDevicesOf(c)) {
+      if (!isAbsolute(d.devicePath)) throw new ContainerConfigError(c.name, `error DevicePath \`${d.devicePath}\` must be an absolute path`);
+      const volume = mounted.get(d.name);
+      const isBlock = volume !== undefined && (await stat(volume.path).then((st) => st.isBlockDevice(), () => false));
+      if (volume === undefined || !isBlock) {
+        this.#log.warn({ container: c.name, device: d, path: volume?.path }, 'volumeDevice is not a mapped block volume');
+        throw new ContainerConfigError(c.name, `cannot find volume "${d.name}" to pass into container "${c.name}"`);
+      }
+      out.push({ hostPath: volume.path, containerPath: d.devicePath, readOnly: volume.readOnly });
     }
     return out;
   }

@@ -12,7 +12,8 @@
 #   $5 hostname   $6 working dir to create (container path, symlink-free)
 #   $7 host paths (one per line) whose mounts must stay: the tools still
 #      exec'd after the host mounts are dropped, and their libraries
-#   $8 N mounts, then N times: host-source dir|file rw|ro container-target
+#   $8 N mounts, then N times: host-source dir|file|dev rw|ro container-target
+#      (dev: a block device node, bound onto an empty file: a volumeDevice)
 #   then: NAME=VALUE... /path/to/unshare --root=... --wd=... -- command args...
 #         (handed to `env -i`, so the process starts with exactly that env)
 #
@@ -74,12 +75,15 @@ i=0
 while [ "$i" -lt "$nmounts" ]; do
   src=$1 kind=$2 access=$3 dst=$rootfs$4
   shift 4
-  if [ "$kind" = dir ]; then
-    run mkdir -p "$dst"
-  else
-    run mkdir -p "${dst%/*}"
-    [ -e "$dst" ] || run touch "$dst"
-  fi
+  case $kind in
+    dir) run mkdir -p "$dst" ;;
+    dev | file)
+      [ "$kind" = file ] || [ -b "$src" ] || fail "$src is not a block device"
+      run mkdir -p "${dst%/*}"
+      [ -e "$dst" ] || run touch "$dst"
+      ;;
+    *) fail "unknown mount kind $kind" ;;
+  esac
   run mount --rbind "$src" "$dst"
   [ "$access" = ro ] && run mount -o remount,bind,ro "$dst"
   i=$((i + 1))

@@ -28,6 +28,22 @@ export function processStartTime(pid: number): number | undefined {
   return Number.isFinite(start) ? start : undefined;
 }
 
+/**
+ * The argv of a process (from /proc/<pid>/cmdline); undefined when it is
+ * gone. Empty for a zombie, and for a process in the middle of an execve
+ * (its new memory is in place, its arguments not yet).
+ */
+export function processArgv(pid: number): string[] | undefined {
+  let raw: string;
+  try {
+    raw = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  if (raw === '') return [];
+  return (raw.endsWith('\0') ? raw.slice(0, -1) : raw).split('\0');
+}
+
 /** Whether the very process `p` names still runs (a recycled pid does not count). */
 export function isAlive(p: ProcessIdentity | undefined): boolean {
   if (p === undefined) return false;

@@ -134,6 +134,11 @@ test('4 a long-running container is PID 1 of its own namespace with its own host
   withContainers(rt, async (start) => {
     const c = await start(spec('sleeper', ['sleep', '86400'], { hostname: 'sleepy-pod' }));
     assert.equal(c.status.state, 'running');
+    // "running" means PID 1 is the command already, not the init script on
+    // its way there (it writes its marker, then execs through env and
+    // unshare): looked at from the host at once, before any exec could let
+    // the last execs finish.
+    assert.equal(readFileSync(`/proc/${c.status.state === 'running' ? c.status.pid : 0}/cmdline`, 'utf8'), 'sleep\x0086400\x00');
     const cmdline = await run(rt, c.id, ['cat', '/proc/1/cmdline']);
     assert.equal(cmdline.out, 'sleep\x0086400\x00');
     const ps = await run(rt, c.id, ['ps', '-o', 'pid,comm']);
@@ -354,3 +359,80 @@ test('14 the container namespace lets go of the host mounts it copied', opts, ()
       execFileSync('umount', [spaced]);
     }
   }));
+
+/** A loop device over a fresh sparse file, bind-mounted onto a file the way a CSI driver publishes a block volume. */
+function publishLoopDevice(dir: string, sizeBytes: number): { image: string; loop: string; published: string; release(): void } {
+  mkdirSync(dir);
+  const image = join(dir, 'disk.img');
+  writeFileSync(image, '');
+  execFileSync('truncate', ['-s', String(sizeBytes), image]);
+  const loop = execFileSync('losetup', ['-f', '--show', image], { encoding: 'utf8' }).trim();
+  const published = join(dir, 'published');
+  writeFileSync(published, '');
+  try {
+    execFileSync('mount', ['--bind', loop, published]);
+  } catch (err) {
+    execFileSync('losetup', ['-d', loop]);
+    throw err;
+  }
+  return {
+    image,
+    loop,
+    published,
+    release() {
+      execFileSync('umount', [published]);
+      execFileSync('losetup', ['-d', loop]);
+    },
+  };
+}
+
+test('15 devices: a published block device appears at its devicePath; writes reach the device', opts, async () => {
+  const disk = publishLoopDevice(join(root, 'block-vol'), 4 << 20);
+  try {
+    await withContainers(rt, async (start) => {
+      const c = await start(spec('blk', ['sleep', '86400'], { devices: [{ hostPath: disk.published, containerPath: '/dev/xvda', readOnly: false }] }));
+      assert.equal(c.status.state, 'running');
+      assert.match((await run(rt, c.id, ['stat', '-c', '%F %t:%T', '/dev/xvda'])).out, /^block special file 7:/);
+      const write = await run(rt, c.id, ['sh', '-c', 'printf block-data | dd of=/dev/xvda bs=512 seek=2 conv=sync,fsync']);
+      assert.equal(write.code, 0, write.err);
+      assert.equal((await run(rt, c.id, ['dd', 'if=/dev/xvda', 'bs=512', 'skip=2', 'count=1'])).out.replace(/\0+$/, ''), 'block-data');
+      const onHost = readFileSync(disk.image).subarray(1024, 1024 + 10).toString();
+      assert.equal(onHost, 'block-data', 'the bytes are on the loop device\'s backing file');
+      // Parents of a devicePath outside /dev are made as for any mount.
+      const nested = await start(spec('blk-nested', ['sleep', '86400'], { devices: [{ hostPath: disk.published, containerPath: '/var/disks/data', readOnly: false }] }));
+      assert.equal((await run(rt, nested.id, ['dd', 'if=/var/disks/data', 'bs=512', 'skip=2', 'count=1'])).out.replace(/\0+$/, ''), 'block-data');
+      await Promise.all([rt.stopContainer(c.id, 0), rt.stopContainer(nested.id, 0)]);
+    });
+  } finally {
+    disk.release();
+  }
+});
+
+test('16 devices: what is not a block device, or a path taken or below a device, is refused before anything starts', opts, async () => {
+  const disk = publishLoopDevice(join(root, 'block-refused'), 1 << 20);
+  try {
+    const rows: { name: string; extra: Partial<RuntimeContainerSpec>; want: RegExp }[] = [
+      { name: 'a directory', extra: { devices: [{ hostPath: root, containerPath: '/dev/xvda', readOnly: false }] }, want: /devices: host path .* of \/dev\/xvda is not a block device/ },
+      { name: 'a missing path', extra: { devices: [{ hostPath: join(root, 'nope'), containerPath: '/dev/xvda', readOnly: false }] }, want: /is not a block device/ },
+      { name: 'a character device', extra: { devices: [{ hostPath: '/dev/null', containerPath: '/dev/xvda', readOnly: false }] }, want: /is not a block device/ },
+      { name: 'a relative path', extra: { devices: [{ hostPath: disk.published, containerPath: 'dev/xvda', readOnly: false }] }, want: /device path "dev\/xvda" must be absolute/ },
+      {
+        name: 'the path of a mount',
+        extra: { mounts: [{ hostPath: root, containerPath: '/data', readOnly: false }], devices: [{ hostPath: disk.published, containerPath: '/data', readOnly: false }] },
+        want: /\/data is mounted twice/,
+      },
+      {
+        name: 'a mount below a device',
+        extra: { mounts: [{ hostPath: root, containerPath: '/dev/xvda/sub', readOnly: false }], devices: [{ hostPath: disk.published, containerPath: '/dev/xvda', readOnly: false }] },
+        want: /\/dev\/xvda\/sub is below the device \/dev\/xvda/,
+      },
+    ];
+    for (const row of rows) {
+      const before = rt.listContainers().length;
+      await assert.rejects(rt.startContainer(spec('refused', ['true'], row.extra)), (err: Error) => err instanceof InvalidContainerSpecError && row.want.test(err.message), row.name);
+      assert.equal(rt.listContainers().length, before, `${row.name}: nothing recorded`);
+    }
+  } finally {
+    disk.release();
+  }
+});

@@ -11,6 +11,19 @@
 //             /proc, /dev, volumes, hostname, records its host pid, drops the
 //             host mounts it copied, then execs env -i … unshare --root … cmd
 //
+// A volumeDevice (raw block volume) is one more bind mount: an empty file at
+// its devicePath, with the volume's published device node bound onto it. The
+// container's /dev is a fresh tmpfs without nodev, and a bind mount keeps the
+// flags of its source (the driver's bind of /dev/loopN), so the node opens
+// as the device. There is no device cgroup: a root container may read and
+// write it, and readOnly cannot be enforced for device I/O.
+//
+// A container is "running" once PID 1 *is* its command, not merely once the
+// init script has finished: the script writes `started` and then execs
+// through env and unshare, so the runtime waits out those two execs (a
+// glance at PID 1's argv, see inInitChain) before it reports the start. An
+// exec or a status read right after a start then sees the command.
+//
 // All mounts happen inside the private mount namespace: the host's mount
 // table never shows a container mount, and everything is torn down by the
 // kernel when the container's PID 1 dies. The kubelet is not part of the
@@ -50,6 +63,7 @@ import {
   type Runtime,
   type RuntimeContainer,
   type RuntimeContainerSpec,
+  type RuntimeMount,
 } from './types.ts';
 import { createImageStore } from './image-store.ts';
 import {
@@ -57,6 +71,7 @@ import {
   hostMountsUnder,
   isAlive,
   locatorFor,
+  processArgv,
   processStartTime,
   resolveInContainer,
   runTool,
@@ -211,6 +226,26 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   let closed = false;
 
   const dirOf = (id: string): string => posix.join(containersDir, id);
+
+  /**
+   * Whether `init` is still on its way from container-init.sh to the
+   * container's command: the script itself, or one of the two programs it
+   * execs through (`env -i …`, then `unshare --root=<this rootfs> …`). Read
+   * from its argv — no command of a pod starts with our init script or our
+   * rootfs path; no argv at all is the middle of an exec — and false once
+   * the process is gone (or a zombie): an exit is the shim's to report.
+   */
+  const inInitChain = (id: string, init: ProcessIdentity): boolean => {
+    const argv = processArgv(init.pid);
+    if (argv === undefined || !isAlive(init)) return false;
+    if (argv.length === 0) return true;
+    const [file, first] = argv;
+    return (
+      (file === tools.sh && first === INIT_SCRIPT) ||
+      (posix.basename(file) === 'env' && first === '-i') ||
+      (file === tools.unshare && first === `--root=${posix.join(dirOf(id), 'rootfs')}`)
+    );
+  };
   const logPath = (podUid: string, containerName: string, restartCount: number): string =>
     posix.join(root, 'pods', podUid, 'containers', containerName, `${restartCount}.log`);
 
@@ -241,15 +276,17 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     if (rec.status.state === 'exited') return false;
     const dir = dirOf(rec.id);
     let changed = false;
+    // exit.json first: a command that already ended did start, however
+    // briefly — whether PID 1 was still execing a moment ago is moot then.
+    const exit = readJson<ExitRecord>(posix.join(dir, EXIT_FILE));
     if (rec.status.state === 'created') {
       const started = readStarted(dir);
-      if (started !== undefined) {
+      if (started !== undefined && (exit !== undefined || !inInitChain(rec.id, started.init))) {
         rec.init = started.init;
         rec.status = { state: 'running', pid: started.init.pid, startedAt: started.at };
         changed = true;
       }
     }
-    const exit = readJson<ExitRecord>(posix.join(dir, EXIT_FILE));
     const startedAt = rec.status.state === 'running' ? rec.status.startedAt : rec.createdAt;
     if (exit !== undefined) {
       const setupError = readText(posix.join(dir, SETUP_ERROR_FILE));
@@ -308,8 +345,9 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     records.set(id, rec);
     const before = rec.status.state;
     if (refresh(rec)) save(rec);
-    if (rec.status.state === 'created' && isAlive(rec.shim) && rec.shim !== undefined) {
+    if (rec.status.state === 'created' && readStarted(dirOf(id)) === undefined && isAlive(rec.shim) && rec.shim !== undefined) {
       // Interrupted half-way through a start: nobody is waiting for it any more.
+      // (With `started` written it is only execing into its command: the poll adopts it.)
       killGroup(rec.shim);
     }
     logger.info({ id, container: rec.name, was: before, now: rec.status.state }, 'found container from an earlier run');
@@ -387,7 +425,11 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       // Kubelet-managed files, mounted like volumes (unless the pod mounts its own).
       writeFileSync(posix.join(dir, 'hosts'), hostsFile(spec.hostname));
       writeFileSync(posix.join(dir, 'hostname'), spec.hostname + '\n');
-      const wanted = [...spec.mounts].sort((a, b) => depth(a.containerPath) - depth(b.containerPath));
+      // Devices go in the same list: each is a bind mount of a device node
+      // onto a file, placed in depth order like any mount.
+      const wanted: (RuntimeMount & { device?: true })[] = [...spec.mounts, ...(spec.devices ?? []).map((d) => ({ ...d, device: true as const }))].sort(
+        (a, b) => depth(a.containerPath) - depth(b.containerPath),
+      );
       for (const [file, at] of [['hosts', '/etc/hosts'], ['hostname', '/etc/hostname']] as const) {
         if (!wanted.some((m) => posix.normalize(m.containerPath) === at)) {
           wanted.push({ hostPath: posix.join(dir, file), containerPath: at, readOnly: false });
@@ -401,7 +443,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       for (const m of wanted) {
         const target = resolveInContainer(posix.normalize(m.containerPath), locatorFor(lower, placed));
         if (target === '/') throw new InvalidContainerSpecError('mounts', `${m.containerPath} resolves to the container root`);
-        const kind = statSync(m.hostPath).isDirectory() ? 'dir' : 'file';
+        const kind = m.device === true ? 'dev' : statSync(m.hostPath).isDirectory() ? 'dir' : 'file';
         mountArgs.push(m.hostPath, kind, m.readOnly ? 'ro' : 'rw', target);
         placed.push({ containerPath: target, hostPath: m.hostPath });
       }
@@ -476,9 +518,12 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
           refresh(rec);
           if (rec.status.state !== 'created') break;
           if (Date.now() > deadline) throw new TimeoutError(`container ${id} to start`, START_TIMEOUT_MS);
+          // Once `started` is there, what is left is two execs (no file
+          // event comes of those): look again almost at once.
+          const execsLeft = readStarted(dir) !== undefined;
           await new Promise<void>((resolve) => {
             changed = resolve;
-            delay(10, signal).then(resolve, resolve);
+            delay(execsLeft ? 1 : 10, signal).then(resolve, resolve);
           });
           changed = undefined;
           if (signal?.aborted) throw new CancelledError();
@@ -671,16 +716,37 @@ function validateSpec(spec: RuntimeContainerSpec): void {
     throw new InvalidContainerSpecError('workingDir', 'must be an absolute path');
   }
   const seen = new Set<string>();
-  for (const m of spec.mounts) {
-    const at = posix.normalize(m.containerPath);
-    if (!m.containerPath.startsWith('/') || m.containerPath.includes('\0') || at === '/' || at.split('/').includes('..')) {
-      throw new InvalidContainerSpecError('mounts', `mount path ${JSON.stringify(m.containerPath)} must be absolute, below /, without ".."`);
+  const checkTarget = (field: 'mounts' | 'devices', containerPath: string): string => {
+    const at = posix.normalize(containerPath);
+    if (!containerPath.startsWith('/') || containerPath.includes('\0') || at === '/' || at.split('/').includes('..')) {
+      throw new InvalidContainerSpecError(field, `${field === 'mounts' ? 'mount' : 'device'} path ${JSON.stringify(containerPath)} must be absolute, below /, without ".."`);
     }
-    if (seen.has(at)) throw new InvalidContainerSpecError('mounts', `${at} is mounted twice`);
+    if (seen.has(at)) throw new InvalidContainerSpecError(field, `${at} is mounted twice`);
     seen.add(at);
+    return at;
+  };
+  for (const m of spec.mounts) {
+    const at = checkTarget('mounts', m.containerPath);
     if (!m.hostPath.startsWith('/') || !existsSync(m.hostPath)) {
       throw new InvalidContainerSpecError('mounts', `host path ${JSON.stringify(m.hostPath)} of ${at} does not exist`);
     }
+  }
+  const devicePaths: string[] = [];
+  for (const d of spec.devices ?? []) {
+    const at = checkTarget('devices', d.containerPath);
+    let isBlock = false;
+    try {
+      isBlock = d.hostPath.startsWith('/') && statSync(d.hostPath).isBlockDevice();
+    } catch {
+      // missing: refused below
+    }
+    if (!isBlock) throw new InvalidContainerSpecError('devices', `host path ${JSON.stringify(d.hostPath)} of ${at} is not a block device`);
+    devicePaths.push(at);
+  }
+  // A device node is a leaf: nothing can be mounted below it.
+  for (const at of seen) {
+    const under = devicePaths.find((d) => at.startsWith(d + '/'));
+    if (under !== undefined) throw new InvalidContainerSpecError('devices', `${at} is below the device ${under}`);
   }
 }
 

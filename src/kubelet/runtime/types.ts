@@ -1,7 +1,8 @@
 // The container runtime contract the kubelet's pod workers use. A container
 // is a real process in its own mount and PID namespaces with a root
 // filesystem from the local image store; volumes are bind-mounted at their
-// mount paths before the process starts.
+// mount paths, and raw block volumes (volumeDevices) at their device paths,
+// before the process starts.
 
 import type { Writable, Readable } from 'node:stream';
 
@@ -10,6 +11,25 @@ export interface RuntimeMount {
   hostPath: string;
   /** Where it appears inside the container. */
   containerPath: string;
+  readOnly: boolean;
+}
+
+/**
+ * A block device the container gets at `containerPath` (a pod's
+ * volumeDevices entry; upstream's DeviceInfo). The runtime creates an empty
+ * file there and bind-mounts `hostPath` onto it: a bind mount of a device
+ * node is a usable device node, with the same major:minor.
+ */
+export interface RuntimeDevice {
+  /** A block device node on the host: the volume's published path (itself a bind mount of e.g. /dev/loopN). */
+  hostPath: string;
+  /** Absolute path inside the container, e.g. `/dev/xvda`. */
+  containerPath: string;
+  /**
+   * Bind-mounted read-only. This does not stop writes to the device itself:
+   * the kernel checks a mount's read-only flag for files, not for I/O to a
+   * device node, and without a device cgroup nothing else enforces it.
+   */
   readOnly: boolean;
 }
 
@@ -27,6 +47,8 @@ export interface RuntimeContainerSpec {
   env: { name: string; value: string }[];
   workingDir?: string;
   mounts: RuntimeMount[];
+  /** Block devices (volumeDevices); optional so that older callers and fakes still fit. */
+  devices?: RuntimeDevice[];
   /** Which attempt this is (0 for the first start); selects the log file. */
   restartCount: number;
 }
