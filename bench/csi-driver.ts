@@ -23,14 +23,13 @@
 //
 // Run alone: node bench/csi-driver.ts [directory-count] [loop-count]
 
-import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../src/base/index.ts';
+import { undoLeaksUnder } from '../src/testing/index.ts';
 import { createCsiClient, serveCsiDriver, type CsiClient, type VolumeCapability } from '../src/csi/index.ts';
 import { createVolplaneDriver } from '../src/drivers/volplane/index.ts';
-import { findLeaks } from '../src/testing/index.ts';
 import { nowMs, summarize, type Summary } from './stats.ts';
 
 export const CSI_STEPS = ['CreateVolume', 'NodeStageVolume', 'NodePublishVolume', 'NodeUnpublishVolume', 'NodeUnstageVolume', 'DeleteVolume'] as const;
@@ -164,16 +163,7 @@ export async function benchCsiDriver(options: CsiDriverOptions = {}): Promise<Cs
   } catch (err) {
     failure = err;
   }
-  const leaks = (await findLeaks()).filter((l) => l.includes(dir));
-  for (const leak of leaks) {
-    // Leave the machine clean even when reporting the leak.
-    try {
-      if (leak.startsWith('mount: ')) execFileSync('umount', ['-l', leak.slice('mount: '.length)]);
-      else execFileSync('losetup', ['-d', leak.slice('loop: '.length).split(':')[0]!]);
-    } catch {
-      // reported below either way
-    }
-  }
+  const leaks = await undoLeaksUnder(dir);
   await rm(dir, { recursive: true, force: true });
   if (failure !== undefined) throw failure;
   if (leaks.length > 0) throw new CsiBenchError('the CSI driver benchmark left mounts or loop devices behind', leaks);

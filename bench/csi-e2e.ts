@@ -32,9 +32,10 @@ import { join } from 'node:path';
 import type { KubeObject } from '../src/apimachinery/index.ts';
 import type { RestClient, WatchEvent } from '../src/client/index.ts';
 import { forEachConcurrent } from './concurrent.ts';
-import { BenchRequestError, ensureNamespace } from './fixtures.ts';
+import { createOrFail, deleteOrFail, ensureNamespace, persistentVolumeClaim, sleeperPod } from './fixtures.ts';
 import { monitorLoad, type LoadReport } from './load-monitor.ts';
-import { mountsUnder, startServerProcess, type ServerProcess } from './server-process.ts';
+import { mountsUnder, withServerProcess, type ServerProcess } from './server-process.ts';
+import { untilDoneOrStalled } from './progress.ts';
 import { nowMs, summarize, type Summary } from './stats.ts';
 import { watchFromNow, type WithPhase } from './watch-stream.ts';
 
@@ -132,58 +133,8 @@ const bound = (o: Obj): boolean => o.status?.phase === 'Bound';
 const runningAndReady = (o: Obj): boolean => o.status?.phase === 'Running' && (o.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 
 /** Polls `done` until true; fails when `progress` has not changed for `stallMs` or a watch broke. */
-async function until(phase: string, done: () => Promise<boolean> | boolean, progress: () => string, stallMs: number, failed: Promise<never>): Promise<void> {
-  let last = '';
-  let lastChange = nowMs();
-  for (;;) {
-    if (await done()) return;
-    const now = progress();
-    if (now !== last) {
-      last = now;
-      lastChange = nowMs();
-    } else if (nowMs() - lastChange > stallMs) {
-      throw new CsiE2eStalledError(phase, now, stallMs);
-    }
-    await Promise.race([new Promise((resolve) => setTimeout(resolve, 20)), failed]);
-  }
-}
-
-function claim(name: string, storageClassName: string): KubeObject {
-  return {
-    apiVersion: 'v1',
-    kind: 'PersistentVolumeClaim',
-    metadata: { name, labels: { app: 'volplane-bench' } },
-    spec: { accessModes: ['ReadWriteOnce'], storageClassName, resources: { requests: { storage: CLAIM_SIZE } } },
-  };
-}
-
-function pod(name: string, claimName: string): KubeObject {
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name, labels: { app: 'volplane-bench' } },
-    spec: {
-      terminationGracePeriodSeconds: 0,
-      containers: [{ name: 'main', image: 'busybox', command: ['sh', '-c', 'sleep 86400'], volumeMounts: [{ name: 'data', mountPath: '/data' }] }],
-      volumes: [{ name: 'data', persistentVolumeClaim: { claimName } }],
-    },
-  };
-}
-
-async function create(client: RestClient, path: string, body: KubeObject): Promise<void> {
-  try {
-    await client.create(path, body);
-  } catch (err) {
-    throw new BenchRequestError('creating', `${body.kind} ${body.metadata.name}`, err);
-  }
-}
-
-async function remove(client: RestClient, path: string, what: string, body?: unknown): Promise<void> {
-  try {
-    await client.delete(path, body);
-  } catch (err) {
-    throw new BenchRequestError('deleting', what, err);
-  }
+function until(phase: string, done: () => Promise<boolean> | boolean, progress: () => string, stallMs: number, failed: Promise<never>): Promise<void> {
+  return untilDoneOrStalled(phase, done, progress, stallMs, failed, CsiE2eStalledError);
 }
 
 /** The image files the driver holds in `<data-dir>/csi/volumes`. */
@@ -226,7 +177,7 @@ export async function benchCsiE2e(server: ServerProcess, options: CsiE2eOptions 
   const pods = new Seen(runningAndReady);
   try {
     await ensureNamespace(client, namespace);
-    await create(client, '/apis/storage.k8s.io/v1/storageclasses', {
+    await createOrFail(client, '/apis/storage.k8s.io/v1/storageclasses', {
       apiVersion: 'storage.k8s.io/v1',
       kind: 'StorageClass',
       metadata: { name: IMMEDIATE_CLASS },
@@ -251,7 +202,7 @@ export async function benchCsiE2e(server: ServerProcess, options: CsiE2eOptions 
     /** Deletes claims by name and waits until their PVs are gone and the driver holds no image. */
     const deleteClaims = async (names: readonly string[], phase: string): Promise<void> => {
       const pvs = names.map((n) => claims.latest.get(n)?.spec?.volumeName).filter((v): v is string => v !== undefined);
-      await Promise.race([forEachConcurrent(names.length, concurrency, (i) => remove(client, `${pvcsPath}/${names[i]}`, `claim ${names[i]}`)), failed]);
+      await Promise.race([forEachConcurrent(names.length, concurrency, (i) => deleteOrFail(client, `${pvcsPath}/${names[i]}`, `claim ${names[i]}`)), failed]);
       let images = -1;
       await until(
         phase,
@@ -266,7 +217,7 @@ export async function benchCsiE2e(server: ServerProcess, options: CsiE2eOptions 
     };
 
     // Warm-up: the sidecars hold their lease and the driver has served a call before the clock starts.
-    await create(client, pvcsPath, claim('warm-up', IMMEDIATE_CLASS));
+    await createOrFail(client, pvcsPath, persistentVolumeClaim('warm-up', IMMEDIATE_CLASS, { storage: CLAIM_SIZE }));
     await until('the warm-up claim Bound', () => claims.firstAt('warm-up') !== undefined, () => claims.latest.get('warm-up')?.status?.phase ?? 'absent', stallMs, failed);
     await deleteClaims(['warm-up'], 'the warm-up volume deleted');
 
@@ -277,7 +228,7 @@ export async function benchCsiE2e(server: ServerProcess, options: CsiE2eOptions 
     const start = nowMs();
     await Promise.race([
       forEachConcurrent(count, concurrency, async (i) => {
-        await create(client, pvcsPath, claim(names[i], IMMEDIATE_CLASS));
+        await createOrFail(client, pvcsPath, persistentVolumeClaim(names[i], IMMEDIATE_CLASS, { storage: CLAIM_SIZE }));
         createdAt.set(names[i], nowMs());
       }),
       failed,
@@ -299,11 +250,11 @@ export async function benchCsiE2e(server: ServerProcess, options: CsiE2eOptions 
     // 2. Pods, each with a new claim of the WaitForFirstConsumer class.
     const runPod = async (name: string): Promise<number> => {
       const t0 = nowMs();
-      await create(client, pvcsPath, claim(name, WFFC_CLASS));
-      await create(client, podsPath, pod(name, name));
+      await createOrFail(client, pvcsPath, persistentVolumeClaim(name, WFFC_CLASS, { storage: CLAIM_SIZE }));
+      await createOrFail(client, podsPath, sleeperPod(name, name));
       await until(`pod ${name} Running and Ready`, () => pods.firstAt(name) !== undefined, () => pods.latest.get(name)?.status?.phase ?? 'absent', stallMs, failed);
       const latency = (pods.firstAt(name) ?? Number.NaN) - t0;
-      await remove(client, `${podsPath}/${name}`, `pod ${name}`, forceDelete);
+      await deleteOrFail(client, `${podsPath}/${name}`, `pod ${name}`, forceDelete);
       await until(`pod ${name} gone`, () => pods.gone.has(name), () => pods.latest.get(name)?.status?.phase ?? 'absent', stallMs, failed);
       await deleteClaims([name], `the volume of ${name} deleted`);
       return latency;
@@ -314,7 +265,7 @@ export async function benchCsiE2e(server: ServerProcess, options: CsiE2eOptions 
     for (let i = 0; i < podCount; i++) podLatencies.push(await runPod(`pod-${String(i).padStart(2, '0')}`));
     const podLoad = stopMonitor();
 
-    await remove(client, `/apis/storage.k8s.io/v1/storageclasses/${IMMEDIATE_CLASS}`, `StorageClass ${IMMEDIATE_CLASS}`);
+    await deleteOrFail(client, `/apis/storage.k8s.io/v1/storageclasses/${IMMEDIATE_CLASS}`, `StorageClass ${IMMEDIATE_CLASS}`);
     const leftovers = [...(await mountsUnder(server.dataDir)).map((m) => `mount ${m}`), ...(await loopDevicesUnder(server.dataDir)).map((l) => `loop ${l}`)];
     if (leftovers.length > 0) throw new CsiE2eLeftoverError(leftovers);
 
@@ -342,20 +293,7 @@ export async function benchCsiE2e(server: ServerProcess, options: CsiE2eOptions 
 
 /** benchCsiE2e in a server of its own, started with its node (and so the CSI stack); stopping it fails if mounts are left. */
 export async function benchCsiE2eFresh(options: CsiE2eOptions = {}): Promise<CsiE2eResult> {
-  const server = await startServerProcess({ node: true });
-  let result: CsiE2eResult;
-  try {
-    result = await benchCsiE2e(server, options);
-  } catch (err) {
-    try {
-      await server.stop();
-    } catch (stopErr) {
-      throw new AggregateError([err, stopErr], `${err instanceof Error ? err.message : String(err)}; and stopping the server: ${stopErr instanceof Error ? stopErr.message : String(stopErr)}`);
-    }
-    throw err;
-  }
-  await server.stop();
-  return result;
+  return withServerProcess({ node: true }, (server) => benchCsiE2e(server, options));
 }
 
 if (import.meta.main) {

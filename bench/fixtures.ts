@@ -37,8 +37,8 @@ export function persistentVolume(name: string, storageClassName = 'bench'): Kube
   };
 }
 
-/** A claim for 1Gi ReadWriteOnce of class `storageClassName`. */
-export function persistentVolumeClaim(name: string, storageClassName: string): KubeObject {
+/** A ReadWriteOnce claim of class `storageClassName` for `storage` (default 1Gi), pre-bound to `volumeName` if given. */
+export function persistentVolumeClaim(name: string, storageClassName: string, options: { storage?: string; volumeName?: string } = {}): KubeObject {
   return {
     apiVersion: 'v1',
     kind: 'PersistentVolumeClaim',
@@ -46,7 +46,29 @@ export function persistentVolumeClaim(name: string, storageClassName: string): K
     spec: {
       accessModes: ['ReadWriteOnce'],
       storageClassName,
-      resources: { requests: { storage: '1Gi' } },
+      resources: { requests: { storage: options.storage ?? '1Gi' } },
+      ...(options.volumeName === undefined ? {} : { volumeName: options.volumeName }),
+    },
+  };
+}
+
+/** A busybox pod that sleeps, with claim `claimName` at /data if given; deleted with grace 0. */
+export function sleeperPod(name: string, claimName?: string): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, labels: { app: 'volplane-bench' } },
+    spec: {
+      terminationGracePeriodSeconds: 0,
+      containers: [
+        {
+          name: 'main',
+          image: 'busybox',
+          command: ['sh', '-c', 'sleep 86400'],
+          ...(claimName === undefined ? {} : { volumeMounts: [{ name: 'data', mountPath: '/data' }] }),
+        },
+      ],
+      ...(claimName === undefined ? {} : { volumes: [{ name: 'data', persistentVolumeClaim: { claimName } }] }),
     },
   };
 }
@@ -66,5 +88,23 @@ export class BenchRequestError extends Error {
     super(`${action} ${object}: ${describeError(cause)}`, { cause });
     this.action = action;
     this.object = object;
+  }
+}
+
+/** Creates `body` at `path`; a failure becomes a BenchRequestError naming the object. */
+export async function createOrFail(client: RestClient, path: string, body: KubeObject): Promise<void> {
+  try {
+    await client.create(path, body);
+  } catch (err) {
+    throw new BenchRequestError('creating', `${body.kind} ${body.metadata.name}`, err);
+  }
+}
+
+/** Deletes `path` (with an optional body); a failure becomes a BenchRequestError naming `what`. */
+export async function deleteOrFail(client: RestClient, path: string, what: string, body?: unknown): Promise<void> {
+  try {
+    await client.delete(path, body);
+  } catch (err) {
+    throw new BenchRequestError('deleting', what, err);
   }
 }

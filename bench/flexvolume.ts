@@ -28,14 +28,13 @@
 // Run alone: node bench/flexvolume.ts [count]   (default 20 volumes, or
 // BENCH_FLEX_COUNT, which the suite's run honours too)
 
-import { execFileSync } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PersistentVolume } from '../src/api/core/volume-types.ts';
 import { silentLogger } from '../src/base/index.ts';
-import { findLeaks } from '../src/testing/index.ts';
+import { undoLeaksUnder } from '../src/testing/index.ts';
 import { FlexVolumePlugin, HostMountUtil, type Pod, type VolumeSpec } from '../src/volume/index.ts';
 import { nowMs, summarize, type Summary } from './stats.ts';
 
@@ -162,16 +161,7 @@ export async function benchFlexVolume(options: FlexVolumeOptions = {}): Promise<
     if (savedStateDir === undefined) delete process.env.VOLPLANE_LOOP_STATE_DIR;
     else process.env.VOLPLANE_LOOP_STATE_DIR = savedStateDir;
   }
-  const leaks = (await findLeaks()).filter((l) => l.includes(dir));
-  for (const leak of leaks) {
-    // Leave the machine clean even when reporting the leak.
-    try {
-      if (leak.startsWith('mount: ')) execFileSync('umount', ['-l', leak.slice('mount: '.length)]);
-      else execFileSync('losetup', ['-d', leak.slice('loop: '.length).split(':')[0]!]);
-    } catch {
-      // reported below either way
-    }
-  }
+  const leaks = await undoLeaksUnder(dir);
   await rm(dir, { recursive: true, force: true });
   if (failure !== undefined) throw failure;
   if (leaks.length > 0) throw new FlexBenchError('the FlexVolume benchmark left mounts or loop devices behind', leaks);

@@ -39,9 +39,9 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KubeObject } from '../src/apimachinery/index.ts';
 import type { RestClient, WatchEvent } from '../src/client/index.ts';
-import { BenchRequestError, ensureNamespace } from './fixtures.ts';
+import { createOrFail, deleteOrFail, ensureNamespace, persistentVolumeClaim, sleeperPod } from './fixtures.ts';
 import { monitorLoad, type LoadReport } from './load-monitor.ts';
-import { mountsUnder, startServerProcess, type ServerProcess } from './server-process.ts';
+import { mountsUnder, withServerProcess, type ServerProcess } from './server-process.ts';
 import { nowMs, summarize, type Summary } from './stats.ts';
 import { watchFromNow, type WithPhase } from './watch-stream.ts';
 
@@ -173,40 +173,6 @@ const runningAndReady = (o: Obj | undefined): boolean =>
 const gone = (o: Obj | undefined): boolean => o === undefined;
 const bound = (o: Obj | undefined): boolean => o?.status?.phase === 'Bound';
 
-function pod(name: string, claimName?: string): KubeObject {
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name, labels: { app: 'volplane-bench' } },
-    spec: {
-      terminationGracePeriodSeconds: 0,
-      containers: [
-        {
-          name: 'main',
-          image: 'busybox',
-          command: ['sh', '-c', 'sleep 86400'],
-          ...(claimName === undefined ? {} : { volumeMounts: [{ name: 'data', mountPath: '/data' }] }),
-        },
-      ],
-      ...(claimName === undefined ? {} : { volumes: [{ name: 'data', persistentVolumeClaim: { claimName } }] }),
-    },
-  };
-}
-
-function claim(name: string, storageClassName: string, volumeName?: string): KubeObject {
-  return {
-    apiVersion: 'v1',
-    kind: 'PersistentVolumeClaim',
-    metadata: { name, labels: { app: 'volplane-bench' } },
-    spec: {
-      accessModes: ['ReadWriteOnce'],
-      storageClassName,
-      resources: { requests: { storage: '1Gi' } },
-      ...(volumeName === undefined ? {} : { volumeName }),
-    },
-  };
-}
-
 function storageClass(name: string, provisioner: string, volumeBindingMode: 'Immediate' | 'WaitForFirstConsumer'): KubeObject {
   return {
     apiVersion: 'storage.k8s.io/v1',
@@ -216,22 +182,6 @@ function storageClass(name: string, provisioner: string, volumeBindingMode: 'Imm
     reclaimPolicy: 'Delete',
     volumeBindingMode,
   };
-}
-
-async function createOrFail(client: RestClient, path: string, body: KubeObject): Promise<void> {
-  try {
-    await client.create(path, body);
-  } catch (err) {
-    throw new BenchRequestError('creating', `${body.kind} ${body.metadata.name}`, err);
-  }
-}
-
-async function deleteOrFail(client: RestClient, path: string, what: string, body?: unknown): Promise<void> {
-  try {
-    await client.delete(path, body);
-  } catch (err) {
-    throw new BenchRequestError('deleting', what, err);
-  }
 }
 
 export async function benchPods(server: ServerProcess, options: PodsOptions = {}): Promise<PodsResult> {
@@ -285,7 +235,7 @@ export async function benchPods(server: ServerProcess, options: PodsOptions = {}
         },
       },
     });
-    await createOrFail(client, pvcsPath, claim('bench-local', 'bench-local', 'bench-local-pv'));
+    await createOrFail(client, pvcsPath, persistentVolumeClaim('bench-local', 'bench-local', { volumeName: 'bench-local-pv' }));
     await claims.until('claim bench-local Bound', 'bench-local', bound);
 
     const deleteGone: number[] = [];
@@ -295,7 +245,7 @@ export async function benchPods(server: ServerProcess, options: PodsOptions = {}
       if (before !== undefined) await before();
       const ready = pods.until(`pod ${name} Running and Ready`, name, runningAndReady);
       ready.catch(() => undefined);
-      await createOrFail(client, podsPath, pod(name, claimName));
+      await createOrFail(client, podsPath, sleeperPod(name, claimName));
       const t1 = await ready;
       const d0 = nowMs();
       const isGone = pods.until(`pod ${name} gone`, name, gone);
@@ -307,7 +257,7 @@ export async function benchPods(server: ServerProcess, options: PodsOptions = {}
     /** A pod with a new claim of `className`; afterwards the claim is deleted and its PV (reclaim Delete) must go. */
     const runPodWithNewClaim = async (name: string, className: string, waitBound = false): Promise<number> => {
       const latency = await runPod(name, name, async () => {
-        await createOrFail(client, pvcsPath, claim(name, className));
+        await createOrFail(client, pvcsPath, persistentVolumeClaim(name, className));
         if (waitBound) await claims.until(`claim ${name} Bound`, name, bound);
       });
       const spec = claims.latest.get(name)?.spec as { volumeName?: string } | undefined;
@@ -390,21 +340,7 @@ export async function benchPods(server: ServerProcess, options: PodsOptions = {}
 
 /** benchPods in a server of its own, started with its node; stopping it fails if mounts are left under its data dir. */
 export async function benchPodsFresh(options: PodsOptions = {}): Promise<PodsResult> {
-  const server = await startServerProcess({ node: true });
-  let result: PodsResult;
-  try {
-    result = await benchPods(server, options);
-  } catch (err) {
-    // Still stop (and check the mounts); when that fails too, report both.
-    try {
-      await server.stop();
-    } catch (stopErr) {
-      throw new AggregateError([err, stopErr], `${err instanceof Error ? err.message : String(err)}; and stopping the server: ${stopErr instanceof Error ? stopErr.message : String(stopErr)}`);
-    }
-    throw err;
-  }
-  await server.stop();
-  return result;
+  return withServerProcess({ node: true }, (server) => benchPods(server, options));
 }
 
 if (import.meta.main) {

@@ -21,6 +21,7 @@ import { forEachConcurrent } from './concurrent.ts';
 import { BenchRequestError, ensureNamespace, persistentVolumeClaim } from './fixtures.ts';
 import { monitorLoad, type LoadReport } from './load-monitor.ts';
 import { startServerProcess, type ServerProcess } from './server-process.ts';
+import { untilDoneOrStalled } from './progress.ts';
 import { nowMs, summarize, type Summary } from './stats.ts';
 import { watchFromNow } from './watch-stream.ts';
 
@@ -73,20 +74,8 @@ async function hostpathEntries(root: string): Promise<{ directories: number; met
 }
 
 /** Polls `progress` (a string that changes when something happened) until `done()`; fails after `stallMs` without change. */
-async function untilDone(phase: string, done: () => Promise<boolean> | boolean, progress: () => string, stallMs: number, failed: Promise<never>): Promise<void> {
-  let last = '';
-  let lastChange = nowMs();
-  for (;;) {
-    if (await done()) return;
-    const now = progress();
-    if (now !== last) {
-      last = now;
-      lastChange = nowMs();
-    } else if (nowMs() - lastChange > stallMs) {
-      throw new ProvisioningStalledError(phase, now, stallMs);
-    }
-    await Promise.race([new Promise((resolve) => setTimeout(resolve, 20)), failed]);
-  }
+function untilDone(phase: string, done: () => Promise<boolean> | boolean, progress: () => string, stallMs: number, failed: Promise<never>): Promise<void> {
+  return untilDoneOrStalled(phase, done, progress, stallMs, failed, ProvisioningStalledError);
 }
 
 export async function benchProvisioning(server: ServerProcess, options: ProvisioningOptions = {}): Promise<ProvisioningResult> {

@@ -213,3 +213,25 @@ export async function startServerProcess(options: ServerProcessOptions = {}): Pr
 function lastLines(text: string, n: number): string {
   return text.trimEnd().split('\n').slice(-n).join('\n');
 }
+
+/**
+ * Runs `bench` against a server of its own and stops it after. When the run
+ * fails the server is still stopped (and, with a node, its mounts checked);
+ * if that fails too, both errors are reported together.
+ */
+export async function withServerProcess<R>(options: ServerProcessOptions, bench: (server: ServerProcess) => Promise<R>): Promise<R> {
+  const server = await startServerProcess(options);
+  let result: R;
+  try {
+    result = await bench(server);
+  } catch (err) {
+    try {
+      await server.stop();
+    } catch (stopErr) {
+      throw new AggregateError([err, stopErr], `${err instanceof Error ? err.message : String(err)}; and stopping the server: ${stopErr instanceof Error ? stopErr.message : String(stopErr)}`);
+    }
+    throw err;
+  }
+  await server.stop();
+  return result;
+}

@@ -27,97 +27,19 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir } from 'node:fs/promises';
-import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { silentLogger, waitFor } from '../src/base/index.ts';
-import { EventRecorder, RestClient, SharedInformerFactory } from '../src/client/index.ts';
-import { createCsiClient } from '../src/csi/index.ts';
-import { startExternalAttacher, startExternalProvisioner, type SidecarContext } from '../src/csi/sidecars/index.ts';
+import { waitFor } from '../src/base/index.ts';
 import { hasKubectl, mountTargetsBelow, startTestCluster, waitForState } from '../src/testing/index.ts';
+import { Child, claimAndPodManifest, createCsiSidecars, csiLoopClassManifest, deleteAllPodsAndClaims, deletePodAndClaim, killContainersLeft, kubectlOf, loopsOf, sh } from './e2e-helpers.ts';
 
 const isRoot = process.getuid?.() === 0;
-const REPO = dirname(dirname(fileURLToPath(import.meta.url)));
-const MAIN = join(REPO, 'src', 'cli', 'main.ts');
 const DRIVER = 'csi.volplane.io';
 const CLASS = 'kill-ext4';
 const NODE = 'csi-kill-node';
 /** The children's log level (their output is shown when a wait fails). */
 const CHILD_LOG_LEVEL = process.env.VOLPLANE_TEST_LOG_LEVEL ?? 'warn';
-
-function sh(file: string, args: readonly string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(file, [...args], { encoding: 'utf8', timeout: 15_000 }, (err, stdout, stderr) => {
-      if (err === null) resolve(stdout);
-      else reject(new Error(`${file} ${args.join(' ')}: ${err.message} ${stderr}`, { cause: err }));
-    });
-  });
-}
-
-/** A child process of `volplane` and what it printed. */
-class Child {
-  readonly name: string;
-  readonly proc: ChildProcess;
-  readonly exited: Promise<void>;
-  #output = '';
-  #done = false;
-  constructor(name: string, args: readonly string[]) {
-    this.name = name;
-    this.proc = spawn(process.execPath, [MAIN, ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-    const keep = (chunk: Buffer): void => {
-      this.#output = (this.#output + chunk.toString('utf8')).slice(-131_072);
-    };
-    this.proc.stdout?.on('data', keep);
-    this.proc.stderr?.on('data', keep);
-    this.exited = new Promise((resolve) => {
-      this.proc.once('exit', () => {
-        this.#done = true;
-        resolve();
-      });
-    });
-  }
-  get done(): boolean {
-    return this.#done;
-  }
-  tail(lines = 20): string {
-    return `--- ${this.name} ---\n${this.#output.trimEnd().split('\n').slice(-lines).join('\n')}`;
-  }
-  async waitForLine(re: RegExp): Promise<void> {
-    try {
-      await waitFor(
-        `${this.name} to print ${re}`,
-        () => {
-          if (re.test(this.#output)) return true;
-          if (this.#done) throw new Error(`${this.name} exited (code ${this.proc.exitCode}, signal ${this.proc.signalCode})`);
-          return false;
-        },
-        { timeoutMs: 30_000, intervalMs: 50 },
-      );
-    } catch (err) {
-      throw new Error(`${(err as Error).message}\n${this.tail()}`, { cause: err });
-    }
-  }
-  async kill(): Promise<void> {
-    if (this.#done) return;
-    this.proc.kill('SIGKILL');
-    await this.exited;
-  }
-  async stop(): Promise<void> {
-    if (this.#done) return;
-    this.proc.kill('SIGTERM');
-    const timer = setTimeout(() => this.proc.kill('SIGKILL'), 8_000);
-    await this.exited;
-    clearTimeout(timer);
-  }
-}
-
-/** The loop devices backing a file, from `losetup -j` (one line each). */
-async function loopsOf(image: string): Promise<string[]> {
-  return (await sh('losetup', ['-j', image]).catch(() => '')).split('\n').filter((l) => l.trim() !== '');
-}
 
 /** The filesystem UUID blkid reads from the image, or undefined while it holds no filesystem. */
 async function uuidOf(image: string): Promise<string | undefined> {
@@ -137,81 +59,9 @@ async function mountIdsBelow(dir: string): Promise<string[]> {
     .sort();
 }
 
-/** PID 1 and shim of each container the runtime records under a node root, with their start times. */
-function containerProcesses(root: string): { pid: number; startTime: number }[] {
-  const dir = join(root, 'containers');
-  if (!existsSync(dir)) return [];
-  const out: { pid: number; startTime: number }[] = [];
-  for (const id of readdirSync(dir)) {
-    try {
-      const s = JSON.parse(readFileSync(join(dir, id, 'state.json'), 'utf8')) as { init?: { pid: number; startTime: number }; shim?: { pid: number; startTime: number } };
-      for (const p of [s.init, s.shim]) if (p !== undefined) out.push(p);
-    } catch {
-      // Being written or removed.
-    }
-  }
-  return out;
-}
+const claimAndPod = (name: string): string => claimAndPodManifest({ claim: name, pod: name, storageClass: CLASS, command: `echo ${name} >> /data/log && sleep 86400` });
 
-function startTimeOf(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
-  } catch {
-    return undefined;
-  }
-}
-
-const claimAndPod = (name: string): string => `apiVersion: v1
-kind: PersistentVolumeClaim
-metadata:
-  name: ${name}
-spec:
-  accessModes: [ReadWriteOnce]
-  storageClassName: ${CLASS}
-  resources:
-    requests:
-      storage: 32Mi
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: ${name}
-spec:
-  terminationGracePeriodSeconds: 1
-  containers:
-  - name: app
-    image: busybox
-    command: ['sh', '-c', 'echo ${name} >> /data/log && sleep 86400']
-    volumeMounts:
-    - name: data
-      mountPath: /data
-  volumes:
-  - name: data
-    persistentVolumeClaim:
-      claimName: ${name}
-`;
-
-const setupManifest = `apiVersion: storage.k8s.io/v1
-kind: CSIDriver
-metadata:
-  name: ${DRIVER}
-spec:
-  attachRequired: true
-  podInfoOnMount: true
-  volumeLifecycleModes: [Persistent]
----
-apiVersion: storage.k8s.io/v1
-kind: StorageClass
-metadata:
-  name: ${CLASS}
-provisioner: ${DRIVER}
-parameters:
-  kind: loop
-  csi.storage.k8s.io/fstype: ext4
-reclaimPolicy: Delete
-volumeBindingMode: WaitForFirstConsumer
-`;
+const setupManifest = csiLoopClassManifest(DRIVER, CLASS);
 
 interface VaList {
   items: { spec: { source: { persistentVolumeName?: string } }; status?: { attached?: boolean } }[];
@@ -219,7 +69,7 @@ interface VaList {
 
 test('killing the CSI driver or the node agent mid-operation and restarting them', { skip: (!isRoot && 'needs root') || (!hasKubectl() && 'kubectl is not installed'), timeout: 300_000 }, async (t) => {
   const cluster = await startTestCluster({ controllers: true });
-  const kubectl = async (args: readonly string[], input?: string): Promise<string> => (await cluster.kubectl(args, input === undefined ? {} : { input })).stdout;
+  const kubectl = kubectlOf(cluster);
   const tmp = dirname(cluster.dataDir);
   const nodeRoot = join(tmp, 'node');
   const driverDir = join(tmp, 'driver');
@@ -231,49 +81,27 @@ test('killing the CSI driver or the node agent mid-operation and restarting them
 
   const children: Child[] = [];
   const startDriver = async (): Promise<Child> => {
-    const c = new Child('csi-driver', ['csi-driver', '--endpoint', endpoint, '--node-id', NODE, '--data-dir', driverDir, '--attach-required', '--registration-dir', join(nodeRoot, 'plugins_registry'), '--log-level', CHILD_LOG_LEVEL]);
+    const c = Child.volplane('csi-driver', ['csi-driver', '--endpoint', endpoint, '--node-id', NODE, '--data-dir', driverDir, '--attach-required', '--registration-dir', join(nodeRoot, 'plugins_registry'), '--log-level', CHILD_LOG_LEVEL]);
     children.push(c);
     await c.waitForLine(/^volplane csi-driver serving /m);
     return c;
   };
   const startNodeAgent = async (): Promise<Child> => {
-    const c = new Child(NODE, ['node', '--server', cluster.url, '--token', token, '--name', NODE, '--root', nodeRoot, '--ca-cert', caCert, '--port', '0', '--log-level', CHILD_LOG_LEVEL]);
+    const c = Child.volplane(NODE, ['node', '--server', cluster.url, '--token', token, '--name', NODE, '--root', nodeRoot, '--ca-cert', caCert, '--port', '0', '--log-level', CHILD_LOG_LEVEL]);
     children.push(c);
     await c.waitForLine(new RegExp(`^volplane node ${NODE} joined `, 'm'));
     return c;
   };
 
-  const client = RestClient.fromKubeconfig(cluster.kubeconfigPath);
-  const csi = createCsiClient(endpoint, { defaultTimeoutMs: 60_000 });
-  const stopSidecars = new AbortController();
-  const informers = new SharedInformerFactory({ client, logger: silentLogger() });
-  const recorder = new EventRecorder({ client, component: 'test-sidecars', host: hostname(), logger: silentLogger() });
-  let sidecars: Promise<unknown> = Promise.resolve();
+  const sidecars = createCsiSidecars(cluster.kubeconfigPath, endpoint, DRIVER);
+  const { client } = sidecars;
 
   t.after(async () => {
-    let containersLeft = false;
-    if (children.some((c) => !c.done)) {
-      await cluster.kubectl(['delete', 'pod', '--all', '--grace-period=1', '--wait=true', '--timeout=30s'], { allowFail: true });
-      await cluster.kubectl(['delete', 'pvc', '--all', '--wait=true', '--timeout=30s'], { allowFail: true });
-      await waitFor('PVs gone', async () => (await kubectl(['get', 'pv', '-o', 'name'])).trim() === '', { timeoutMs: 20_000, intervalMs: 200 }).catch(() => undefined);
-    }
-    stopSidecars.abort();
-    await sidecars;
-    recorder.dispose();
-    csi.close();
-    client.close();
+    if (children.some((c) => !c.done)) await deleteAllPodsAndClaims(cluster);
+    await sidecars.close();
     for (const c of [...children].reverse()) await c.stop();
     // Containers outlive their node agent by design: end any the test left behind.
-    for (const p of containerProcesses(nodeRoot)) {
-      if (startTimeOf(p.pid) === p.startTime) {
-        containersLeft = true;
-        try {
-          process.kill(p.pid, 'SIGKILL');
-        } catch {
-          // Gone meanwhile.
-        }
-      }
-    }
+    const containersLeft = killContainersLeft(nodeRoot);
     const left = await mountTargetsBelow(tmp);
     for (const m of [...left].reverse()) await sh('umount', ['-l', m]).catch(() => '');
     const images = (await readdir(join(driverDir, 'volumes')).catch(() => [] as string[])).map((f) => join(driverDir, 'volumes', f));
@@ -287,12 +115,7 @@ test('killing the CSI driver or the node agent mid-operation and restarting them
 
   let driver = await startDriver();
   let node = await startNodeAgent();
-  const ctx = (component: string): SidecarContext => ({ client, informers, recorder: recorder.withComponent(component), logger: silentLogger(), csi, driverName: DRIVER });
-  sidecars = Promise.allSettled([
-    startExternalProvisioner(ctx(`${DRIVER}_external-provisioner`), stopSidecars.signal, { baseDelayMs: 100, maxDelayMs: 2_000 }),
-    startExternalAttacher(ctx('external-attacher'), stopSidecars.signal, { baseDelayMs: 100, maxDelayMs: 2_000 }),
-  ]);
-  informers.start(stopSidecars.signal);
+  sidecars.start();
   await kubectl(['apply', '-f', '-'], setupManifest);
   await waitForState('the node Ready with the driver in its CSINode', () => kubectl(['get', 'csinode', NODE, '-o', 'jsonpath={.spec.drivers[*].name}']).catch((e: Error) => e.message), (s) => (s.trim() === DRIVER ? undefined : s), {
     timeoutMs: 30_000,
@@ -312,10 +135,7 @@ test('killing the CSI driver or the node agent mid-operation and restarting them
     });
   /** Deletes the pod and the claim; the volume must go from the backend and leave nothing mounted or attached. */
   const deleteAndCheckClean = async (name: string, vol: { pv: string; handle: string; image: string }): Promise<void> => {
-    await kubectl(['delete', 'pod', name, '--grace-period=1', '--wait=true', '--timeout=30s']);
-    await waitForState('the VolumeAttachment gone', () => kubectl(['get', 'volumeattachments', '-o', 'name']), (s) => (s.trim() === '' ? undefined : s), { timeoutMs: 30_000, intervalMs: 200 });
-    await kubectl(['delete', 'pvc', name, '--wait=true', '--timeout=30s']);
-    await waitForState('the PV gone', () => kubectl(['get', 'pv', '-o', 'name']), (s) => (s.trim() === '' ? undefined : s), { timeoutMs: 30_000, intervalMs: 200 });
+    await deletePodAndClaim(kubectl, name, name);
     assert.equal(existsSync(vol.image), false, `${vol.image} deleted`);
     assert.deepEqual(await mountTargetsBelow(tmp), []);
     const losetup = await sh('losetup', ['-a']);

@@ -14,129 +14,21 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir } from 'node:fs/promises';
-import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { silentLogger, waitFor } from '../src/base/index.ts';
-import { EventRecorder, RestClient, SharedInformerFactory } from '../src/client/index.ts';
-import { createCsiClient } from '../src/csi/index.ts';
-import { startExternalAttacher, startExternalProvisioner, type SidecarContext } from '../src/csi/sidecars/index.ts';
 import { findLeaks, hasKubectl, mountTargetsBelow, startTestCluster, waitForState } from '../src/testing/index.ts';
+import { Child, claimAndPodManifest, createCsiSidecars, csiLoopClassManifest, deleteAllPodsAndClaims, deletePodAndClaim, kubectlOf, sh } from './e2e-helpers.ts';
 
 const isRoot = process.getuid?.() === 0;
-const REPO = dirname(dirname(fileURLToPath(import.meta.url)));
-const MAIN = join(REPO, 'src', 'cli', 'main.ts');
 const DRIVER = 'csi.volplane.io';
 const CLASS = 'separate-driver-ext4';
 
-function sh(file: string, args: readonly string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(file, [...args], { encoding: 'utf8', timeout: 15_000 }, (err, stdout, stderr) => {
-      if (err === null) resolve(stdout);
-      else reject(new Error(`${file} ${args.join(' ')}: ${err.message} ${stderr}`, { cause: err }));
-    });
-  });
-}
-
-/** The driver process and what it printed. */
-class DriverProcess {
-  readonly proc: ChildProcess;
-  readonly exited: Promise<void>;
-  #output = '';
-  #done = false;
-  constructor(args: readonly string[]) {
-    this.proc = spawn(process.execPath, [MAIN, 'csi-driver', ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-    const keep = (chunk: Buffer): void => {
-      this.#output = (this.#output + chunk.toString('utf8')).slice(-131_072);
-    };
-    this.proc.stdout?.on('data', keep);
-    this.proc.stderr?.on('data', keep);
-    this.exited = new Promise((resolve) => {
-      this.proc.once('exit', () => {
-        this.#done = true;
-        resolve();
-      });
-    });
-  }
-  tail(): string {
-    return this.#output.trimEnd().split('\n').slice(-20).join('\n');
-  }
-  async ready(): Promise<void> {
-    await waitFor(
-      'the driver to print that it serves',
-      () => {
-        if (/^volplane csi-driver serving /m.test(this.#output)) return true;
-        if (this.#done) throw new Error(`the driver exited:\n${this.tail()}`);
-        return false;
-      },
-      { timeoutMs: 20_000, intervalMs: 50 },
-    );
-  }
-  async stop(): Promise<void> {
-    if (this.#done) return;
-    this.proc.kill('SIGTERM');
-    const timer = setTimeout(() => this.proc.kill('SIGKILL'), 8_000);
-    await this.exited;
-    clearTimeout(timer);
-  }
-}
-
-const manifests = `apiVersion: storage.k8s.io/v1
-kind: CSIDriver
-metadata:
-  name: ${DRIVER}
-spec:
-  attachRequired: true
-  podInfoOnMount: true
-  volumeLifecycleModes: [Persistent]
----
-apiVersion: storage.k8s.io/v1
-kind: StorageClass
-metadata:
-  name: ${CLASS}
-provisioner: ${DRIVER}
-parameters:
-  kind: loop
-  csi.storage.k8s.io/fstype: ext4
-reclaimPolicy: Delete
-volumeBindingMode: WaitForFirstConsumer
----
-apiVersion: v1
-kind: PersistentVolumeClaim
-metadata:
-  name: data
-spec:
-  accessModes: [ReadWriteOnce]
-  storageClassName: ${CLASS}
-  resources:
-    requests:
-      storage: 32Mi
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: app
-spec:
-  terminationGracePeriodSeconds: 1
-  containers:
-  - name: app
-    image: busybox
-    command: ['sh', '-c', 'echo from-a-separate-driver > /data/out && sleep 86400']
-    volumeMounts:
-    - name: data
-      mountPath: /data
-  volumes:
-  - name: data
-    persistentVolumeClaim:
-      claimName: data
-`;
+const manifests = `${csiLoopClassManifest(DRIVER, CLASS)}---\n${claimAndPodManifest({ claim: 'data', pod: 'app', storageClass: CLASS, command: 'echo from-a-separate-driver > /data/out && sleep 86400' })}`;
 
 test('a CSI driver in its own process, registered only through plugins_registry, serves the whole flow', { skip: (!isRoot && 'needs root') || (!hasKubectl() && 'kubectl is not installed'), timeout: 180_000 }, async (t) => {
   const cluster = await startTestCluster({ node: true, csi: false, controllers: true });
-  const kubectl = async (args: readonly string[], input?: string): Promise<string> => (await cluster.kubectl(args, input === undefined ? {} : { input })).stdout;
+  const kubectl = kubectlOf(cluster);
   const tmp = dirname(cluster.dataDir);
   const nodeRoot = join(cluster.dataDir, 'node');
   const driverDir = join(tmp, 'separate-driver');
@@ -144,34 +36,18 @@ test('a CSI driver in its own process, registered only through plugins_registry,
   await mkdir(driverDir, { recursive: true });
   const nodeName = (await kubectl(['get', 'nodes', '-o', 'jsonpath={.items[0].metadata.name}'])).trim();
 
-  const driver = new DriverProcess(['--endpoint', endpoint, '--node-id', nodeName, '--data-dir', driverDir, '--attach-required', '--registration-dir', join(nodeRoot, 'plugins_registry'), '--log-level', 'warn']);
-  const client = RestClient.fromKubeconfig(cluster.kubeconfigPath);
-  const csi = createCsiClient(endpoint, { defaultTimeoutMs: 60_000 });
-  const stopSidecars = new AbortController();
-  const informers = new SharedInformerFactory({ client, logger: silentLogger() });
-  const recorder = new EventRecorder({ client, component: 'test-sidecars', host: hostname(), logger: silentLogger() });
-  let sidecars: Promise<unknown> = Promise.resolve();
+  const driver = Child.volplane('driver', ['csi-driver', '--endpoint', endpoint, '--node-id', nodeName, '--data-dir', driverDir, '--attach-required', '--registration-dir', join(nodeRoot, 'plugins_registry'), '--log-level', 'warn']);
+  const sidecars = createCsiSidecars(cluster.kubeconfigPath, endpoint, DRIVER);
 
   t.after(async () => {
-    await cluster.kubectl(['delete', 'pod', '--all', '--grace-period=1', '--wait=true', '--timeout=30s'], { allowFail: true });
-    await cluster.kubectl(['delete', 'pvc', '--all', '--wait=true', '--timeout=30s'], { allowFail: true });
-    await waitFor('PVs gone', async () => (await kubectl(['get', 'pv', '-o', 'name'])).trim() === '', { timeoutMs: 20_000, intervalMs: 200 }).catch(() => undefined);
-    stopSidecars.abort();
-    await sidecars;
-    recorder.dispose();
-    csi.close();
-    client.close();
+    await deleteAllPodsAndClaims(cluster);
+    await sidecars.close();
     await driver.stop();
     await cluster.close();
   });
 
-  await driver.ready();
-  const ctx = (component: string): SidecarContext => ({ client, informers, recorder: recorder.withComponent(component), logger: silentLogger(), csi, driverName: DRIVER });
-  sidecars = Promise.allSettled([
-    startExternalProvisioner(ctx(`${DRIVER}_external-provisioner`), stopSidecars.signal, { baseDelayMs: 100, maxDelayMs: 2_000 }),
-    startExternalAttacher(ctx('external-attacher'), stopSidecars.signal, { baseDelayMs: 100, maxDelayMs: 2_000 }),
-  ]);
-  informers.start(stopSidecars.signal);
+  await driver.waitForLine(/^volplane csi-driver serving /m, 20_000);
+  sidecars.start();
 
   let pv = '';
   let handle = '';
@@ -188,7 +64,7 @@ test('a CSI driver in its own process, registered only through plugins_registry,
 
   await t.test('2 a claim and a pod: PV provisioned, VolumeAttachment attached, pod Running with its file written', async () => {
     await kubectl(['apply', '-f', '-'], manifests);
-    await waitForState('app Running', () => kubectl(['get', 'pod', 'app', '--no-headers']), (s) => (/^app\s+1\/1\s+Running\s/.test(s) ? undefined : `${s}\n--- driver ---\n${driver.tail()}`), {
+    await waitForState('app Running', () => kubectl(['get', 'pod', 'app', '--no-headers']), (s) => (/^app\s+1\/1\s+Running\s/.test(s) ? undefined : `${s}\n${driver.tail(20)}`), {
       timeoutMs: 60_000,
       intervalMs: 250,
     });
@@ -208,10 +84,7 @@ test('a CSI driver in its own process, registered only through plugins_registry,
   });
 
   await t.test('3 pod and claim deleted: detached, volume deleted in the driver, nothing left mounted or attached', async () => {
-    await kubectl(['delete', 'pod', 'app', '--grace-period=1', '--wait=true', '--timeout=30s']);
-    await waitForState('the VolumeAttachment gone', () => kubectl(['get', 'volumeattachments', '-o', 'name']), (s) => (s.trim() === '' ? undefined : s), { timeoutMs: 30_000, intervalMs: 200 });
-    await kubectl(['delete', 'pvc', 'data', '--wait=true', '--timeout=30s']);
-    await waitForState('the PV gone', () => kubectl(['get', 'pv', '-o', 'name']), (s) => (s.trim() === '' ? undefined : s), { timeoutMs: 30_000, intervalMs: 200 });
+    await deletePodAndClaim(kubectl, 'app', 'data');
     assert.deepEqual((await readdir(join(driverDir, 'volumes')).catch(() => [] as string[])).filter((f) => f.includes(handle)), []);
     assert.deepEqual(await mountTargetsBelow(tmp), []);
     assert.deepEqual((await findLeaks()).filter((l) => l.includes(tmp) || l.includes(handle)), []);

@@ -21,7 +21,6 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
@@ -30,27 +29,12 @@ import { silentLogger } from '../src/base/index.ts';
 import { hasKubectl, mountTargetsBelow, startTestCluster, waitForState, type TestCluster } from '../src/testing/index.ts';
 import { startNode, type VolplaneNode } from '../src/cli/node.ts';
 import { csiControllerDataDir } from '../src/cli/csi-stack.ts';
+import { kubectlOf, loopsOf, sh } from './e2e-helpers.ts';
 
 const isRoot = process.getuid?.() === 0;
 const DRIVER = 'csi.volplane.io';
 const SECOND_NODE = 'csi-node-2';
 const NS = 'default';
-
-/** stdout of a host command (findmnt, losetup, blkid); rejects on a non-zero exit. */
-function sh(file: string, args: readonly string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(file, [...args], { encoding: 'utf8', timeout: 15_000 }, (err, stdout, stderr) => {
-      if (err === null) resolve(stdout);
-      else reject(new Error(`${file} ${args.join(' ')}: ${err.message} ${stderr}`, { cause: err }));
-    });
-  });
-}
-
-/** `losetup -j FILE`: the loop devices backed by the file ("" when none, or when the file is gone). */
-async function loopsOf(image: string): Promise<string[]> {
-  const out = await sh('losetup', ['-j', image]).catch(() => '');
-  return out.split('\n').filter((l) => l.trim() !== '');
-}
 
 /** findmnt rows (TARGET SOURCE) whose target or source contains `needle`. */
 async function findmntRows(needle: string): Promise<string[]> {
@@ -109,7 +93,7 @@ interface VaJson {
 
 test('a CSI volume of volplane-csi through its whole lifecycle with kubectl, across two node agents', { skip: (!isRoot && 'needs root') || (!hasKubectl() && 'kubectl is not installed'), timeout: 240_000 }, async (t) => {
   const cluster: TestCluster = await startTestCluster({ node: true, csi: true, controllers: true });
-  const kubectl = async (args: readonly string[], input?: string): Promise<string> => (await cluster.kubectl(args, input === undefined ? {} : { input })).stdout;
+  const kubectl = kubectlOf(cluster);
   const json = async <T>(args: readonly string[]): Promise<T> => JSON.parse(await kubectl([...args, '-o', 'json'])) as T;
   const nodeRoot = join(cluster.dataDir, 'node');
   const driverDir = csiControllerDataDir(cluster.dataDir);

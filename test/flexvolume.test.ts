@@ -33,6 +33,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from '../src/base/index.ts';
 import { findLeaks, hasKubectl, mountTargetsBelow, startTestCluster, type KubectlOptions, type KubectlResult, type TestCluster } from '../src/testing/index.ts';
+import { podQueries, type EventRow } from './e2e-helpers.ts';
 
 const isRoot = process.getuid?.() === 0;
 const skip = !isRoot ? 'needs root: loop devices, mounts, and the node runs containers in namespaces' : !hasKubectl() ? 'kubectl is not installed' : false;
@@ -58,6 +59,8 @@ let nodeName: string;
 function kubectl(args: readonly string[], options?: KubectlOptions): Promise<KubectlResult> {
   return cluster.kubectl(args, options);
 }
+
+const { podRow, describePod, waitForPodRow, podUid, eventsFor } = podQueries(kubectl, { reactMs: REACT_MS, missingPodIsEmpty: true });
 
 const apply = (manifest: string): Promise<KubectlResult> => kubectl(['apply', '-f', '-'], { input: manifest });
 
@@ -142,45 +145,6 @@ async function loopDevicesOf(file: string): Promise<string[]> {
 }
 
 // ---- pods and objects ---------------------------------------------------------------------------
-
-async function podRow(name: string): Promise<string> {
-  return (await kubectl(['get', 'pod', name, '--no-headers'], { allowFail: true })).stdout.trim();
-}
-
-async function describePod(name: string): Promise<string> {
-  return (await kubectl(['describe', 'pod', name], { allowFail: true })).stdout;
-}
-
-/** Waits for `kubectl get pod` to show READY `ready` and STATUS `status`; returns the row. */
-async function waitForPodRow(name: string, ready: string, status: string): Promise<string> {
-  const want = new RegExp(`^${name}\\s+${ready.replace('/', '\\/')}\\s+${status}\\s+0\\s`);
-  let last = '';
-  try {
-    return await waitFor(`pod ${name} ${ready} ${status}`, async () => {
-      last = await podRow(name);
-      return want.test(last) ? last : undefined;
-    }, { timeoutMs: REACT_MS, intervalMs: 250 });
-  } catch {
-    assert.fail(`pod ${name} never showed ${ready} ${status}; last row: ${last}\n${await describePod(name)}`);
-  }
-}
-
-async function podUid(name: string): Promise<string> {
-  const uid = (await kubectl(['get', 'pod', name, '-o', 'jsonpath={.metadata.uid}'])).stdout.trim();
-  assert.match(uid, /^[0-9a-f-]{36}$/);
-  return uid;
-}
-
-interface EventRow {
-  type: string;
-  reason: string;
-  message: string;
-}
-
-async function eventsFor(name: string): Promise<EventRow[]> {
-  const out = await kubectl(['get', 'events', '--field-selector', `involvedObject.kind=Pod,involvedObject.name=${name}`, '-o', 'json']);
-  return (JSON.parse(out.stdout) as { items: EventRow[] }).items.map((e) => ({ type: e.type, reason: e.reason, message: e.message }));
-}
 
 async function waitForEvent(name: string, reason: string, matches: (message: string) => boolean, timeoutMs = REACT_MS): Promise<EventRow> {
   let seen: EventRow[] = [];

@@ -20,97 +20,18 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { waitFor } from '../src/base/index.ts';
 import { hasKubectl, kubectlPath, mountTargetsBelow, waitForState } from '../src/testing/index.ts';
 import { freePort } from '../bench/server-process.ts';
+import { Child, containerStates, killContainersLeft, MAIN, REPO, startTimeOf } from './e2e-helpers.ts';
 
 const isRoot = process.getuid?.() === 0;
-const REPO = dirname(dirname(fileURLToPath(import.meta.url)));
-const MAIN = join(REPO, 'src', 'cli', 'main.ts');
 const NODE_TS = join(REPO, 'src', 'cli', 'node.ts');
 const HELLO = '<h1>hello storage class</h1>';
-const STOP_GRACE_MS = 8_000;
-
-/** A child process (server or node agent) and everything it printed. */
-class Child {
-  readonly name: string;
-  readonly proc: ChildProcess;
-  readonly exited: Promise<void>;
-  #output = '';
-  #done = false;
-
-  constructor(name: string, command: string, args: readonly string[]) {
-    this.name = name;
-    this.proc = spawn(command, [...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-    const keep = (chunk: Buffer): void => {
-      this.#output += chunk.toString('utf8');
-      if (this.#output.length > 262_144) this.#output = this.#output.slice(-262_144);
-    };
-    this.proc.stdout?.on('data', keep);
-    this.proc.stderr?.on('data', keep);
-    this.exited = new Promise((resolve) => {
-      this.proc.once('exit', () => {
-        this.#done = true;
-        resolve();
-      });
-      this.proc.once('error', (err) => {
-        this.#output += `\nspawn error: ${err.message}\n`;
-        this.#done = true;
-        resolve();
-      });
-    });
-  }
-
-  get done(): boolean {
-    return this.#done;
-  }
-
-  output(): string {
-    return this.#output;
-  }
-
-  tail(lines = 25): string {
-    return `--- ${this.name} (last lines) ---\n${this.#output.trimEnd().split('\n').slice(-lines).join('\n')}`;
-  }
-
-  /** Waits for a line of output matching `re`; fails early when the process exits. */
-  async waitForLine(re: RegExp, timeoutMs = 30_000): Promise<void> {
-    try {
-      await waitFor(
-        `${this.name} to print ${re}`,
-        () => {
-          if (re.test(this.#output)) return true;
-          if (this.#done) throw new Error(`${this.name} exited (code ${this.proc.exitCode}, signal ${this.proc.signalCode})`);
-          return false;
-        },
-        { timeoutMs, intervalMs: 50 },
-      );
-    } catch (err) {
-      throw new Error(`${(err as Error).message}\n${this.tail()}`, { cause: err });
-    }
-  }
-
-  async kill(signal: NodeJS.Signals): Promise<void> {
-    if (this.#done) return;
-    this.proc.kill(signal);
-    await this.exited;
-  }
-
-  /** SIGTERM, then SIGKILL after a grace period. */
-  async stop(): Promise<void> {
-    if (this.#done) return;
-    this.proc.kill('SIGTERM');
-    const timer = setTimeout(() => this.proc.kill('SIGKILL'), STOP_GRACE_MS);
-    await this.exited;
-    clearTimeout(timer);
-  }
-}
 
 function run(file: string, args: readonly string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -131,40 +52,6 @@ async function containerVolumeMounts(pid: number): Promise<string[]> {
     .split('\n')
     .filter((l) => (l.split(' ')[4] ?? '').endsWith('/usr/share/nginx/html'))
     .map((l) => l.split(' ').slice(2).join(' '));
-}
-
-interface ContainerState {
-  id: string;
-  podName: string;
-  name: string;
-  init?: { pid: number; startTime: number };
-  shim?: { pid: number; startTime: number };
-}
-
-/** The runtime's records of the containers under a node root. */
-function containerStates(root: string): ContainerState[] {
-  const dir = join(root, 'containers');
-  if (!existsSync(dir)) return [];
-  const out: ContainerState[] = [];
-  for (const id of readdirSync(dir)) {
-    try {
-      out.push(JSON.parse(readFileSync(join(dir, id, 'state.json'), 'utf8')) as ContainerState);
-    } catch {
-      // Being written or removed.
-    }
-  }
-  return out;
-}
-
-/** Field 22 of /proc/<pid>/stat; undefined when the process is gone. */
-function startTimeOf(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[19]);
-  } catch {
-    return undefined;
-  }
 }
 
 const storageManifest = (pvPath: string): string => `apiVersion: storage.k8s.io/v1
@@ -280,20 +167,7 @@ test('seed 001 §2.3.1 with two node agents, and a node agent killed and restart
     }
     for (const child of [...children].reverse()) await child.stop();
     // Containers outlive their node agent by design: end any the test left behind.
-    for (const root of Object.values(roots)) {
-      for (const c of containerStates(root)) {
-        for (const p of [c.init, c.shim]) {
-          if (p !== undefined && startTimeOf(p.pid) === p.startTime) {
-            failed = true;
-            try {
-              process.kill(p.pid, 'SIGKILL');
-            } catch {
-              // Already gone.
-            }
-          }
-        }
-      }
-    }
+    for (const root of Object.values(roots)) if (killContainersLeft(root)) failed = true;
     const left = await mountTargetsBelow(tmp);
     if (left.length > 0) {
       failed = true;

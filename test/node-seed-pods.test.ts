@@ -22,6 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from '../src/base/index.ts';
 import { findLeaks, hasKubectl, mountTargetsBelow, startTestCluster, type KubectlOptions, type KubectlResult, type TestCluster } from '../src/testing/index.ts';
+import { podQueries, type EventRow } from './e2e-helpers.ts';
 
 const isRoot = process.getuid?.() === 0;
 const skip = !isRoot
@@ -172,49 +173,7 @@ function kubectl(args: readonly string[], options?: KubectlOptions): Promise<Kub
   return cluster.kubectl(args, options);
 }
 
-async function podRow(name: string): Promise<string> {
-  return (await kubectl(['get', 'pod', name, '--no-headers'])).stdout.trim();
-}
-
-/** Waits for `kubectl get pod` to show READY `ready` and STATUS `status`; returns the row. */
-async function waitForPodRow(name: string, ready: string, status: string): Promise<string> {
-  const want = new RegExp(`^${name}\\s+${ready.replace('/', '\\/')}\\s+${status}\\s+0\\s`);
-  let last = '';
-  try {
-    return await waitFor(
-      `pod ${name} ${ready} ${status}`,
-      async () => {
-        last = await podRow(name);
-        return want.test(last) ? last : undefined;
-      },
-      { timeoutMs: REACT_MS, intervalMs: 250 },
-    );
-  } catch (err) {
-    assert.fail(`pod ${name} never showed ${ready} ${status}; last row: ${last}; ${await describePod(name)}\n(${String(err)})`);
-  }
-}
-
-async function describePod(name: string): Promise<string> {
-  return (await kubectl(['describe', 'pod', name], { allowFail: true })).stdout;
-}
-
-async function podUid(name: string): Promise<string> {
-  const uid = (await kubectl(['get', 'pod', name, '-o', 'jsonpath={.metadata.uid}'])).stdout.trim();
-  assert.match(uid, /^[0-9a-f-]{36}$/);
-  return uid;
-}
-
-interface EventRow {
-  type: string;
-  reason: string;
-  message: string;
-}
-
-async function eventsFor(name: string): Promise<EventRow[]> {
-  const out = await kubectl(['get', 'events', '--field-selector', `involvedObject.kind=Pod,involvedObject.name=${name}`, '-o', 'json']);
-  const list = JSON.parse(out.stdout) as { items: EventRow[] };
-  return list.items.map((e) => ({ type: e.type, reason: e.reason, message: e.message }));
-}
+const { podRow, describePod, waitForPodRow, podUid, eventsFor } = podQueries(kubectl, { reactMs: REACT_MS });
 
 /** Waits for a Warning FailedMount event on pod `name` whose message is `message` (or passes `message`). */
 async function waitForFailedMount(name: string, message: string | ((m: string) => boolean)): Promise<EventRow> {
@@ -233,7 +192,6 @@ async function waitForFailedMount(name: string, message: string | ((m: string) =
     assert.fail(`no FailedMount ${typeof message === 'string' ? JSON.stringify(message) : 'matching'} on ${name}; events: ${JSON.stringify(seen)}`);
   }
 }
-
 
 /**
  * Processes of this cluster's containers: their command line names a path under the data

@@ -26,6 +26,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from '../src/base/index.ts';
 import { findLeaks, hasKubectl, mountsBelow, startTestCluster, type MountRow, type KubectlOptions, type KubectlResult, type TestCluster } from '../src/testing/index.ts';
+import { podQueries, type EventRow } from './e2e-helpers.ts';
 
 const isRoot = process.getuid?.() === 0;
 const skip = !isRoot
@@ -121,31 +122,7 @@ function kubectl(args: readonly string[], options?: KubectlOptions): Promise<Kub
   return cluster.kubectl(args, options);
 }
 
-async function podRow(name: string): Promise<string> {
-  return (await kubectl(['get', 'pod', name, '--no-headers'])).stdout.trim();
-}
-
-async function describePod(name: string): Promise<string> {
-  return (await kubectl(['describe', 'pod', name], { allowFail: true })).stdout;
-}
-
-/** Waits for `kubectl get pod` to show READY `ready` and STATUS `status`; returns the row. */
-async function waitForPodRow(name: string, ready: string, status: string): Promise<string> {
-  const want = new RegExp(`^${name}\\s+${ready.replace('/', '\\/')}\\s+${status}\\s+0\\s`);
-  let last = '';
-  try {
-    return await waitFor(
-      `pod ${name} ${ready} ${status}`,
-      async () => {
-        last = await podRow(name);
-        return want.test(last) ? last : undefined;
-      },
-      { timeoutMs: REACT_MS, intervalMs: 250 },
-    );
-  } catch (err) {
-    assert.fail(`pod ${name} never showed ${ready} ${status}; last row: ${last}; ${await describePod(name)}\n(${String(err)})`);
-  }
-}
+const { podRow, describePod, waitForPodRow, eventsFor } = podQueries(kubectl, { reactMs: REACT_MS });
 
 interface ContainerState {
   waiting?: { reason?: string; message?: string };
@@ -161,19 +138,6 @@ interface PodJson {
 async function getPod(name: string): Promise<PodJson> {
   return JSON.parse((await kubectl(['get', 'pod', name, '-o', 'json'])).stdout) as PodJson;
 }
-
-interface EventRow {
-  type: string;
-  reason: string;
-  message: string;
-}
-
-async function eventsFor(name: string): Promise<EventRow[]> {
-  const out = await kubectl(['get', 'events', '--field-selector', `involvedObject.kind=Pod,involvedObject.name=${name}`, '-o', 'json']);
-  const list = JSON.parse(out.stdout) as { items: EventRow[] };
-  return list.items.map((e) => ({ type: e.type, reason: e.reason, message: e.message }));
-}
-
 
 /** Deletes pod `name` (grace 1 s) and waits until nothing is mounted below its pod directory. */
 async function deletePodAndCheck(name: string): Promise<void> {

@@ -23,6 +23,7 @@ import { createLogger, type Logger } from '../base/index.ts';
 import { serveCsiDriver, socketPath } from '../csi/index.ts';
 import { registrationSocketName, serveRegistration, type RegistrationServerHandle } from '../csi/registration/index.ts';
 import { createVolplaneDriver, DRIVER_NAME, type DriverMode } from '../drivers/volplane/index.ts';
+import { flushLogger, onStopSignal, parseCommandArgs } from './command-run.ts';
 import { defaultDataDir } from './data-dir.ts';
 
 export interface CsiDriverArguments {
@@ -181,18 +182,8 @@ export async function startCsiDriver(args: CsiDriverArguments, logger: Logger): 
 
 /** The `csi-driver` command: returns the exit status once a signal stopped it. */
 export async function runCsiDriverCommand(argv: readonly string[]): Promise<number> {
-  let args: CsiDriverArguments | undefined;
-  try {
-    args = parseCsiDriverArgs(argv);
-  } catch (err) {
-    if (!(err instanceof CsiDriverUsageError)) throw err;
-    process.stderr.write(`volplane csi-driver: ${err.message}\nRun "volplane csi-driver --help" for usage.\n`);
-    return 2;
-  }
-  if (args === undefined) {
-    process.stdout.write(csiDriverUsage());
-    return 0;
-  }
+  const args = parseCommandArgs('csi-driver', argv, parseCsiDriverArgs, csiDriverUsage, CsiDriverUsageError);
+  if (typeof args === 'number') return args;
   if (process.getuid?.() !== 0) {
     process.stderr.write('volplane csi-driver: not running as root; loop devices and mounts will fail (directory volumes still work for the controller).\n');
   }
@@ -203,15 +194,8 @@ export async function runCsiDriverCommand(argv: readonly string[]): Promise<numb
   const running = await startCsiDriver(args, logger);
   const registered = running.registration === undefined ? '' : `, registration socket ${running.registration.socketPath}`;
   process.stdout.write(`volplane csi-driver serving csi.volplane.io${args.mode === 'node' ? ' (node only)' : ''} for node ${args.nodeId} on unix://${running.socketPath}${registered}\n`);
-  await new Promise<void>((resolve) => {
-    const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-    const onSignal = (): void => {
-      for (const s of signals) process.off(s, onSignal);
-      resolve();
-    };
-    for (const s of signals) process.on(s, onSignal);
-  });
+  await onStopSignal().stopped;
   await running.close();
-  await new Promise<void>((resolve) => logger.flush(() => resolve()));
+  await flushLogger(logger);
   return 0;
 }

@@ -10,6 +10,7 @@
 import { parseArgs } from 'node:util';
 import { CancelledError, createLogger } from '../base/index.ts';
 import { startRegistrar, type RunningRegistrar } from '../csi/registration/index.ts';
+import { flushLogger, onStopSignal, parseCommandArgs } from './command-run.ts';
 
 export interface CsiRegistrarArguments {
   csiAddress: string;
@@ -89,29 +90,10 @@ export function parseCsiRegistrarArgs(argv: readonly string[]): CsiRegistrarArgu
 
 /** The `csi-registrar` command: returns the exit status once a signal stopped it. */
 export async function runCsiRegistrarCommand(argv: readonly string[]): Promise<number> {
-  let args: CsiRegistrarArguments | undefined;
-  try {
-    args = parseCsiRegistrarArgs(argv);
-  } catch (err) {
-    if (!(err instanceof CsiRegistrarUsageError)) throw err;
-    process.stderr.write(`volplane csi-registrar: ${err.message}\nRun "volplane csi-registrar --help" for usage.\n`);
-    return 2;
-  }
-  if (args === undefined) {
-    process.stdout.write(csiRegistrarUsage());
-    return 0;
-  }
+  const args = parseCommandArgs('csi-registrar', argv, parseCsiRegistrarArgs, csiRegistrarUsage, CsiRegistrarUsageError);
+  if (typeof args === 'number') return args;
   const logger = createLogger(args.logLevel === undefined ? {} : { level: args.logLevel });
-  const stop = new AbortController();
-  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-  const stopped = new Promise<void>((resolve) => {
-    const onSignal = (): void => {
-      for (const s of signals) process.off(s, onSignal);
-      stop.abort();
-      resolve();
-    };
-    for (const s of signals) process.on(s, onSignal);
-  });
+  const stop = onStopSignal();
   let running: RunningRegistrar;
   try {
     running = await startRegistrar({
@@ -123,14 +105,14 @@ export async function runCsiRegistrarCommand(argv: readonly string[]): Promise<n
       logger,
     });
   } catch (err) {
-    await new Promise<void>((resolve) => logger.flush(() => resolve()));
+    await flushLogger(logger);
     if (err instanceof CancelledError) return 0;
     process.stderr.write(`volplane csi-registrar: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
   }
   process.stdout.write(`volplane csi-registrar: registration socket ${running.socketPath} serves ${running.driverName} at ${args.kubeletRegistrationPath}\n`);
-  await stopped;
+  await stop.stopped;
   await running.close();
-  await new Promise<void>((resolve) => logger.flush(() => resolve()));
+  await flushLogger(logger);
   return 0;
 }

@@ -4,16 +4,9 @@
 // with an AbortSignal; a non-OK status comes back as CsiError with the same
 // code, so callers branch on `codeName`, never on text.
 import * as grpc from '@grpc/grpc-js';
+import { unaryCall } from './grpc-unix.ts';
 import { csiServices, socketPath, unixTarget } from './proto.ts';
-import {
-  CsiError,
-  type CallContext,
-  type ControllerService,
-  type CsiServiceName,
-  type GrpcCodeNumber,
-  type IdentityService,
-  type NodeService,
-} from './types.ts';
+import type { CallContext, ControllerService, CsiServiceName, IdentityService, NodeService } from './types.ts';
 
 export interface CsiCallOptions {
   /** Overrides the client's default timeout for this call. */
@@ -60,7 +53,7 @@ export function createCsiClient(endpoint: string, options: CsiClientOptions = {}
     const out: Record<string, unknown> = {};
     for (const [methodName, method] of Object.entries(services[name].service)) {
       out[methodName] = (request: object, callOptions: CsiCallOptions = {}): Promise<unknown> =>
-        unary(client, method, request, callOptions.timeoutMs ?? defaultTimeoutMs, callOptions.signal);
+        unaryCall(client, method, request, callOptions.timeoutMs ?? defaultTimeoutMs, callOptions.signal);
     }
     return out as CsiServiceClient<S>;
   };
@@ -76,34 +69,4 @@ export function createCsiClient(endpoint: string, options: CsiClientOptions = {}
       identity.close();
     },
   };
-}
-
-function unary(
-  client: grpc.Client,
-  method: grpc.MethodDefinition<object, unknown>,
-  request: object,
-  timeoutMs: number,
-  signal: AbortSignal | undefined,
-): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(new CsiError('CANCELLED', `${method.path} cancelled before it was sent`));
-      return;
-    }
-    const call = client.makeUnaryRequest(
-      method.path,
-      method.requestSerialize,
-      method.responseDeserialize,
-      request,
-      new grpc.Metadata(),
-      { deadline: Date.now() + timeoutMs },
-      (err, response) => {
-        signal?.removeEventListener('abort', onAbort);
-        if (err !== null) reject(new CsiError(err.code as number as GrpcCodeNumber, err.details || err.message, { cause: err }));
-        else resolve(response);
-      },
-    );
-    const onAbort = (): void => call.cancel();
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

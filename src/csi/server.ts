@@ -13,13 +13,10 @@
 //  - errors: a thrown CsiError becomes its status; anything else is a bug in
 //    the driver and becomes INTERNAL, logged once here with its stack;
 //  - logs: every request is logged with `secrets` replaced, at debug level.
-import { existsSync, lstatSync, unlinkSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import { connect } from 'node:net';
-import { dirname } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { toError, type Logger } from '../base/index.ts';
-import { csiServices, socketPath, unixTarget } from './proto.ts';
+import { bindUnixSocket, prepareSocketPath, removeSocketFile, shutdownServer } from './grpc-unix.ts';
+import { csiServices, socketPath } from './proto.ts';
 import {
   CsiError,
   type CallContext,
@@ -225,8 +222,7 @@ type AnyHandler = (request: Req, ctx: CallContext) => Promise<unknown>;
 export async function serveCsiDriver(options: ServeCsiDriverOptions): Promise<CsiServerHandle> {
   const path = socketPath(options.endpoint);
   const logger = options.logger.child({ component: 'csi-server' });
-  await removeStaleSocket(path);
-  await mkdir(dirname(path), { recursive: true });
+  await prepareSocketPath(path, 'CSI endpoint', (p) => new EndpointInUseError(p));
 
   const inFlight = new Set<string>();
   const server = new grpc.Server();
@@ -253,12 +249,7 @@ export async function serveCsiDriver(options: ServeCsiDriverOptions): Promise<Cs
     server.addService(definition, handlers);
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.bindAsync(unixTarget(path), grpc.ServerCredentials.createInsecure(), (err) => {
-      if (err === null) resolve();
-      else reject(err);
-    });
-  });
+  await bindUnixSocket(server, path);
   logger.info({ endpoint: path }, 'CSI driver listening');
 
   let closing: Promise<void> | undefined;
@@ -266,21 +257,8 @@ export async function serveCsiDriver(options: ServeCsiDriverOptions): Promise<Cs
     socketPath: path,
     close() {
       closing ??= (async () => {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(() => {
-            server.forceShutdown();
-            resolve();
-          }, 2_000);
-          server.tryShutdown(() => {
-            clearTimeout(timer);
-            resolve();
-          });
-        });
-        try {
-          unlinkSync(path);
-        } catch {
-          // already gone
-        }
+        await shutdownServer(server, 2_000);
+        await removeSocketFile(path);
       })();
       return closing;
     },
@@ -363,22 +341,5 @@ function makeHandler(
       })
       .catch((err: unknown) => logger.error({ err: toError(err) }, 'CSI handler bookkeeping failed'));
   };
-}
-
-/** Removes a socket file nobody answers on; refuses when a process still serves it. */
-async function removeStaleSocket(path: string): Promise<void> {
-  if (!existsSync(path)) return;
-  const stat = lstatSync(path);
-  if (!stat.isSocket()) throw new Error(`CSI endpoint ${path} exists and is not a socket`);
-  const live = await new Promise<boolean>((resolve) => {
-    const sock = connect(path);
-    sock.once('connect', () => {
-      sock.destroy();
-      resolve(true);
-    });
-    sock.once('error', () => resolve(false));
-  });
-  if (live) throw new EndpointInUseError(path);
-  unlinkSync(path);
 }
 

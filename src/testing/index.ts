@@ -11,7 +11,7 @@ export {
   type TestCluster,
   type TestClusterOptions,
 } from './cluster.ts';
-export { findLeaks, isOurs, mountsBelow, mountTargetsBelow, type MountRow } from './leak-check.ts';
+export { findLeaks, isOurs, mountsBelow, mountTargetsBelow, undoLeaksUnder, type MountRow } from './leak-check.ts';
 export {
   runSteps,
   startControllerEnv,

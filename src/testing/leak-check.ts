@@ -5,7 +5,7 @@
 //
 // A missing tool (findmnt, losetup) is not a leak: that source is skipped.
 
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 
 const OURS = /volplane|\/pods\/[0-9a-f-]{36}\/volumes|plugins\/kubernetes\.io/i;
@@ -25,6 +25,31 @@ export async function findLeaks(): Promise<string[]> {
     ...lines(mounts).filter(isOurs).map((target) => `mount: ${target}`),
     ...lines(loops).filter(isOurs).map((device) => `loop: ${device}`),
   ];
+}
+
+/**
+ * The leaks (as findLeaks words them) whose line names `dir`, undone before
+ * they are returned: mounts lazily unmounted, innermost first, then loop
+ * devices detached. A failed row or benchmark must not leave the machine
+ * dirty, yet the caller still reports what it found.
+ */
+export async function undoLeaksUnder(dir: string): Promise<string[]> {
+  const leaks = (await findLeaks()).filter((l) => l.includes(dir));
+  for (const leak of leaks.filter((l) => l.startsWith('mount: ')).reverse()) {
+    try {
+      execFileSync('umount', ['-l', leak.slice('mount: '.length)]);
+    } catch {
+      // best effort; the leak is reported either way
+    }
+  }
+  for (const leak of leaks.filter((l) => l.startsWith('loop: '))) {
+    try {
+      execFileSync('losetup', ['-d', leak.slice('loop: '.length).split(':')[0]!]);
+    } catch {
+      // best effort
+    }
+  }
+  return leaks;
 }
 
 function lines(text: string | undefined): string[] {

@@ -12,9 +12,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KubeList, KubeObject } from '../../apimachinery/index.ts';
-import { resourcePath, resources, SharedInformerFactory, type RestClient } from '../../client/index.ts';
+import { resourcePath, resources, type RestClient } from '../../client/index.ts';
 import { startControllerEnv, waitForState, type ControllerEnv } from '../../testing/index.ts';
-import { AttachDetachController, attachmentName, csiVolumeName } from './index.ts';
+import { attachmentName, csiVolumeName } from './index.ts';
+import { createNode, createPod, createPodWithPV, deletePod, setVolumesInUse, startController, type RunningController } from './test-framework.ts';
 
 interface VA extends KubeObject {
   spec: { attacher: string; nodeName: string; source: { persistentVolumeName?: string } };
@@ -36,11 +37,6 @@ interface Observed {
   vas: Map<string, VA>;
   node: NodeObj;
   events: EventObj[];
-}
-
-/** The running controller under test, restartable. */
-interface RunningController {
-  stop(): Promise<void>;
 }
 
 interface World {
@@ -69,66 +65,8 @@ interface Row {
 // ---------------------------------------------------------------------------
 // Building blocks
 
-function startController(env: ControllerEnv): RunningController {
-  const stop = new AbortController();
-  const informers = new SharedInformerFactory({ client: env.client, logger: env.logger });
-  const controller = new AttachDetachController({ ...env.ctx, informers });
-  const running = controller.run(stop.signal);
-  return {
-    async stop() {
-      stop.abort();
-      await running;
-      await informers.stopped();
-    },
-  };
-}
-
-async function createNode(w: World, name = w.node): Promise<void> {
-  await w.client.create(resourcePath(resources.nodes), { metadata: { name, labels: { 'kubernetes.io/hostname': name } } });
-  const now = new Date().toISOString();
-  await w.client.patch(resourcePath(resources.nodes, undefined, name, 'status'), {
-    status: { conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', lastHeartbeatTime: now, lastTransitionTime: now }] },
-  });
-}
-
-async function setVolumesInUse(w: World, volumes: string[]): Promise<void> {
-  await w.client.patch(resourcePath(resources.nodes, undefined, w.node, 'status'), { status: { volumesInUse: volumes.length === 0 ? null : volumes } });
-}
-
 async function createDriver(w: World, name: string, attachRequired: boolean): Promise<void> {
   await w.client.create(resourcePath(resources.csiDrivers), { metadata: { name }, spec: { attachRequired } });
-}
-
-/** A PV with spec.csi, a claim bound to it, and a running pod on the row's node that uses the claim. */
-async function createPodWithVolume(w: World, pod: string, driver: string, handle: string): Promise<void> {
-  const pvName = `${w.ns}-${pod}-pv`;
-  const claim = await w.client.create<KubeObject>(resourcePath(resources.persistentVolumeClaims, w.ns), {
-    metadata: { name: `${pod}-claim` },
-    spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } }, volumeName: pvName, storageClassName: '' },
-  });
-  await w.client.create(resourcePath(resources.persistentVolumes), {
-    metadata: { name: pvName },
-    spec: {
-      capacity: { storage: '1Gi' },
-      accessModes: ['ReadWriteOnce'],
-      persistentVolumeReclaimPolicy: 'Retain',
-      storageClassName: '',
-      claimRef: { kind: 'PersistentVolumeClaim', apiVersion: 'v1', namespace: w.ns, name: `${pod}-claim`, uid: claim.metadata.uid },
-      csi: { driver, volumeHandle: handle },
-    },
-  });
-  await createPod(w, pod, [{ name: 'data', persistentVolumeClaim: { claimName: `${pod}-claim` } }]);
-}
-
-async function createPod(w: World, name: string, volumes: unknown[], nodeName = w.node): Promise<void> {
-  await w.client.create(resourcePath(resources.pods, w.ns), {
-    metadata: { name },
-    spec: { nodeName, containers: [{ name: 'c', image: 'busybox' }], volumes },
-  });
-}
-
-async function deletePod(w: World, name: string): Promise<void> {
-  await w.client.delete(resourcePath(resources.pods, w.ns, name), { gracePeriodSeconds: 0 });
 }
 
 async function setPodPhase(w: World, name: string, phase: string): Promise<void> {
@@ -206,7 +144,7 @@ const rows: Row[] = [
   {
     name: '1-1 pod with an attachable CSI volume: VolumeAttachment with the upstream name, attached → node status and SuccessfulAttachVolume',
     setup: async (w) => {
-      await createPodWithVolume(w, 'p1', D, 'h-1-1');
+      await createPodWithPV(w, 'p1', { csi: { driver: D, volumeHandle: 'h-1-1' } });
     },
     steps: [
       {
@@ -227,8 +165,8 @@ const rows: Row[] = [
   {
     name: '1-2 attachRequired false: no VolumeAttachment',
     setup: async (w) => {
-      await createPodWithVolume(w, 'p1', NO_ATTACH, 'h-1-2');
-      await createPodWithVolume(w, 'sentinel', D, 'h-1-2-s');
+      await createPodWithPV(w, 'p1', { csi: { driver: NO_ATTACH, volumeHandle: 'h-1-2' } });
+      await createPodWithPV(w, 'sentinel', { csi: { driver: D, volumeHandle: 'h-1-2-s' } });
     },
     steps: [
       {
@@ -240,7 +178,7 @@ const rows: Row[] = [
   {
     name: '1-3 no CSIDriver object: attach required, VolumeAttachment created',
     setup: async (w) => {
-      await createPodWithVolume(w, 'p1', NO_OBJECT, 'h-1-3');
+      await createPodWithPV(w, 'p1', { csi: { driver: NO_OBJECT, volumeHandle: 'h-1-3' } });
     },
     steps: [{ what: 'VolumeAttachment created', want: (o, w) => hasVA(va(w, 'h-1-3', NO_OBJECT), { driver: NO_OBJECT, pv: `${w.ns}-p1-pv`, node: w.node })(o) }],
   },
@@ -248,7 +186,7 @@ const rows: Row[] = [
     name: '1-4 inline CSI volume: not attachable',
     setup: async (w) => {
       await createPod(w, 'inline', [{ name: 'i', csi: { driver: D, volumeAttributes: { size: '1Mi' } } }]);
-      await createPodWithVolume(w, 'sentinel', D, 'h-1-4-s');
+      await createPodWithPV(w, 'sentinel', { csi: { driver: D, volumeHandle: 'h-1-4-s' } });
     },
     steps: [
       {
@@ -263,8 +201,8 @@ const rows: Row[] = [
   {
     name: '2-1 pod deleted while the node reports the volume in use: kept until volumesInUse drops it, then detached',
     setup: async (w) => {
-      await createPodWithVolume(w, 'p1', D, 'h-2-1');
-      await createPodWithVolume(w, 'sentinel', D, 'h-2-1-s');
+      await createPodWithPV(w, 'p1', { csi: { driver: D, volumeHandle: 'h-2-1' } });
+      await createPodWithPV(w, 'sentinel', { csi: { driver: D, volumeHandle: 'h-2-1-s' } });
     },
     steps: [
       {
@@ -295,7 +233,7 @@ const rows: Row[] = [
   {
     name: '2-2 pod terminated (Succeeded): its volume is detached',
     setup: async (w) => {
-      await createPodWithVolume(w, 'p1', D, 'h-2-2');
+      await createPodWithPV(w, 'p1', { csi: { driver: D, volumeHandle: 'h-2-2' } });
     },
     steps: [
       {
@@ -316,7 +254,7 @@ const rows: Row[] = [
   {
     name: '3-1 attachError: FailedAttachVolume with the attacher\'s message, then success once attached',
     setup: async (w) => {
-      await createPodWithVolume(w, 'p1', D, 'h-3-1');
+      await createPodWithPV(w, 'p1', { csi: { driver: D, volumeHandle: 'h-3-1' } });
     },
     steps: [
       {
@@ -342,7 +280,7 @@ const rows: Row[] = [
   {
     name: '4-1 controller restart: actual state rebuilt, nothing re-created, detached or rewritten',
     setup: async (w) => {
-      await createPodWithVolume(w, 'p1', D, 'h-4-1');
+      await createPodWithPV(w, 'p1', { csi: { driver: D, volumeHandle: 'h-4-1' } });
     },
     steps: [
       {
@@ -362,7 +300,7 @@ const rows: Row[] = [
           w.memo.set('nodeRv', o.node.metadata.resourceVersion ?? '');
           await w.controller.stop();
           w.controller = startController(w.env);
-          await createPodWithVolume(w, 'sentinel', D, 'h-4-1-s');
+          await createPodWithPV(w, 'sentinel', { csi: { driver: D, volumeHandle: 'h-4-1-s' } });
         },
         want: (o, w) => {
           const v = o.vas.get(va(w, 'h-4-1', D));
@@ -391,7 +329,7 @@ const rows: Row[] = [
   {
     name: '5-1 ReadWriteOnce volume still attached to another node: Multi-Attach error, attached there once detached here',
     setup: async (w) => {
-      await createPodWithVolume(w, 'p1', D, 'h-5-1');
+      await createPodWithPV(w, 'p1', { csi: { driver: D, volumeHandle: 'h-5-1' } });
       await createNode(w, `${w.node}-b`);
     },
     steps: [

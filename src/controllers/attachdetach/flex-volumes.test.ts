@@ -15,14 +15,16 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, unlink, writeFile, mkdir, rename } from 'node:fs/promises';
+import { mkdtemp, rm, unlink, writeFile, mkdir, rename } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KubeList, KubeObject } from '../../apimachinery/index.ts';
-import { resourcePath, resources, SharedInformerFactory, type RestClient } from '../../client/index.ts';
+import { resourcePath, resources, type RestClient } from '../../client/index.ts';
 import { startControllerEnv, waitForState, type ControllerEnv } from '../../testing/index.ts';
 import { FlexVolumeProber, HostMountUtil } from '../../volume/index.ts';
-import { AttachDetachController, flexAttachmentKey, parseFlexVolumeName } from './index.ts';
+import { flexAttachmentKey, parseFlexVolumeName } from './index.ts';
+import { recordedCalls } from '../../volume/plugins/flexvolume/test-drivers.ts';
+import { createNode, createPod, createPodWithPV, deletePod, setVolumesInUse, startController, type RunningController } from './test-framework.ts';
 
 const CALL_TIMEOUT_MS = 1000;
 
@@ -42,10 +44,6 @@ interface Observed {
   events: EventObj[];
   /** The driver's calls, argv each, in order. */
   calls: string[][];
-}
-
-interface RunningController {
-  stop(): Promise<void>;
 }
 
 interface World {
@@ -103,92 +101,15 @@ async function installDriver(pluginDir: string, dirName: string, state: string):
   await rename(tmp, join(dir, dirName.split('~').pop()!));
 }
 
-function startController(w: Pick<World, 'env' | 'prober'>): RunningController {
-  const stop = new AbortController();
-  const informers = new SharedInformerFactory({ client: w.env.client, logger: w.env.logger });
-  const controller = new AttachDetachController({ ...w.env.ctx, informers }, { flexVolumePlugins: w.prober });
-  const running = controller.run(stop.signal);
-  return {
-    async stop() {
-      stop.abort();
-      await running;
-      await informers.stopped();
-    },
-  };
-}
-
-async function createNode(w: World): Promise<void> {
-  await w.client.create(resourcePath(resources.nodes), { metadata: { name: w.node, labels: { 'kubernetes.io/hostname': w.node } } });
-  const now = new Date().toISOString();
-  await w.client.patch(resourcePath(resources.nodes, undefined, w.node, 'status'), {
-    status: { conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', lastHeartbeatTime: now, lastTransitionTime: now }] },
-  });
-}
-
-async function setVolumesInUse(w: World, volumes: string[]): Promise<void> {
-  await w.client.patch(resourcePath(resources.nodes, undefined, w.node, 'status'), { status: { volumesInUse: volumes.length === 0 ? null : volumes } });
-}
-
 /** An inline flexVolume of the row's driver. */
 function inline(w: World, name: string, options: Record<string, string> = {}): unknown {
   return { name, flexVolume: { driver: w.driver, fsType: 'ext4', options: { size: '1Mi', ...options } } };
 }
 
-async function createPod(w: World, name: string, volumes: unknown[]): Promise<void> {
-  await w.client.create(resourcePath(resources.pods, w.ns), {
-    metadata: { name },
-    spec: { nodeName: w.node, containers: [{ name: 'c', image: 'busybox' }], volumes },
-  });
-}
-
-async function deletePod(w: World, name: string): Promise<void> {
-  await w.client.delete(resourcePath(resources.pods, w.ns, name), { gracePeriodSeconds: 0 });
-}
-
-/** A PV with spec.flexVolume, a claim bound to it, and a pod using the claim read-only. */
-async function createPodWithFlexPV(w: World, pod: string): Promise<string> {
-  const pvName = `${w.ns}-${pod}-pv`;
-  const claim = await w.client.create<KubeObject>(resourcePath(resources.persistentVolumeClaims, w.ns), {
-    metadata: { name: `${pod}-claim` },
-    spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } }, volumeName: pvName, storageClassName: '' },
-  });
-  await w.client.create(resourcePath(resources.persistentVolumes), {
-    metadata: { name: pvName },
-    spec: {
-      capacity: { storage: '1Gi' },
-      accessModes: ['ReadWriteOnce'],
-      persistentVolumeReclaimPolicy: 'Retain',
-      storageClassName: '',
-      claimRef: { kind: 'PersistentVolumeClaim', apiVersion: 'v1', namespace: w.ns, name: `${pod}-claim`, uid: claim.metadata.uid },
-      flexVolume: { driver: w.driver, fsType: 'xfs', options: { pool: 'p1' } },
-    },
-  });
-  await createPod(w, pod, [{ name: 'data', persistentVolumeClaim: { claimName: `${pod}-claim`, readOnly: true } }]);
-  return pvName;
-}
-
-async function recordedCalls(state: string): Promise<string[][]> {
-  let text: string;
-  try {
-    text = await readFile(join(state, 'calls'), 'utf8');
-  } catch {
-    return [];
-  }
-  const calls: string[][] = [];
-  let cur: string[] = [];
-  for (const line of text.split('\n')) {
-    if (line === '--') {
-      calls.push(cur);
-      cur = [];
-    } else if (line !== '') cur.push(line);
-  }
-  return calls;
-}
-
 async function observe(w: World): Promise<Observed> {
   const node = await w.client.get<NodeObj>(resourcePath(resources.nodes, undefined, w.node));
   const events = await w.client.get<KubeList<EventObj>>(resourcePath(resources.events, w.ns));
-  return { node, events: events.items ?? [], calls: await recordedCalls(w.state) };
+  return { node, events: events.items ?? [], calls: await recordedCalls(join(w.state, 'calls')) };
 }
 
 // ---------------------------------------------------------------------------
@@ -305,7 +226,7 @@ const rows: Row[] = [
   {
     name: 'F-2 claim bound to a PV with spec.flexVolume: the PV\'s name and the claim\'s readOnly reach the driver',
     setup: async (w) => {
-      w.memo.set('pv', await createPodWithFlexPV(w, 'p1'));
+      w.memo.set('pv', await createPodWithPV(w, 'p1', { flexVolume: { driver: w.driver, fsType: 'xfs', options: { pool: 'p1' } } }, { readOnly: true }));
     },
     steps: [
       {
@@ -379,7 +300,7 @@ const rows: Row[] = [
         what: 'restarted; a sentinel pod proves the new controller reconciles; data is neither attached again nor detached',
         act: async (w) => {
           await w.controller.stop();
-          w.controller = startController(w);
+          w.controller = startController(w.env, w.prober);
           await createPod(w, 'sentinel', [inline(w, 'data2')]);
         },
         want: (o, w) =>
@@ -398,7 +319,7 @@ const rows: Row[] = [
         act: async (w) => {
           await w.controller.stop();
           await deletePod(w, 'p1');
-          w.controller = startController(w);
+          w.controller = startController(w.env, w.prober);
         },
         want: (o, w) => all(calls('detach', [['detach', 'v-data', w.node]]), volumesAttached([[uniq(w, 'data2'), '/dev/flex-data2']]))(o),
       },
@@ -449,7 +370,7 @@ describe('attach/detach controller: FlexVolume', () => {
         node: `flex-node-${n}`,
         driver: `flextest/r${n}`,
         state,
-        controller: startController({ env, prober }),
+        controller: startController(env, prober),
         memo: new Map(),
       };
       try {

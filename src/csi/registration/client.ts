@@ -3,7 +3,7 @@
 // back as CsiError with the gRPC code (UNAVAILABLE for a socket nobody serves,
 // INTERNAL or UNAVAILABLE for one that answers something other than gRPC).
 import * as grpc from '@grpc/grpc-js';
-import { CsiError, type GrpcCodeNumber } from '../types.ts';
+import { unaryCall } from '../grpc-unix.ts';
 import { unixTarget } from '../proto.ts';
 import { registrationService } from './proto.ts';
 import type { PluginInfo, RegistrationStatus } from './types.ts';
@@ -31,7 +31,7 @@ export function createRegistrationClient(socketPath: string): RegistrationClient
   let closed = false;
   return {
     async getInfo(options = {}) {
-      const info = (await unary(client, methods.GetInfo, {}, options.timeoutMs ?? GET_INFO_TIMEOUT_MS, options.signal)) as Partial<PluginInfo>;
+      const info = (await unaryCall(client, methods.GetInfo, {}, options.timeoutMs ?? GET_INFO_TIMEOUT_MS, options.signal)) as Partial<PluginInfo>;
       return {
         type: String(info.type ?? ''),
         name: String(info.name ?? ''),
@@ -40,7 +40,7 @@ export function createRegistrationClient(socketPath: string): RegistrationClient
       };
     },
     async notifyRegistrationStatus(status, options = {}) {
-      await unary(client, methods.NotifyRegistrationStatus, status, options.timeoutMs ?? NOTIFY_TIMEOUT_MS, options.signal);
+      await unaryCall(client, methods.NotifyRegistrationStatus, status, options.timeoutMs ?? NOTIFY_TIMEOUT_MS, options.signal);
     },
     close() {
       if (closed) return;
@@ -48,34 +48,4 @@ export function createRegistrationClient(socketPath: string): RegistrationClient
       client.close();
     },
   };
-}
-
-function unary(
-  client: grpc.Client,
-  method: grpc.MethodDefinition<object, unknown>,
-  request: object,
-  timeoutMs: number,
-  signal: AbortSignal | undefined,
-): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(new CsiError('CANCELLED', `${method.path} cancelled before it was sent`));
-      return;
-    }
-    const call = client.makeUnaryRequest(
-      method.path,
-      method.requestSerialize,
-      method.responseDeserialize,
-      request,
-      new grpc.Metadata(),
-      { deadline: Date.now() + timeoutMs },
-      (err, response) => {
-        signal?.removeEventListener('abort', onAbort);
-        if (err !== null) reject(new CsiError(err.code as number as GrpcCodeNumber, err.details || err.message, { cause: err }));
-        else resolve(response);
-      },
-    );
-    const onAbort = (): void => call.cancel();
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

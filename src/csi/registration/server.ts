@@ -9,12 +9,10 @@
 // the socket appears and deregisters it when the file disappears, so close()
 // removes it. A failed verdict is logged and kept; unlike node-driver-registrar
 // we do not exit on it, because the kubelet retries with backoff by itself.
-import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
-import { connect } from 'node:net';
-import { dirname } from 'node:path';
+import { chmod } from 'node:fs/promises';
 import * as grpc from '@grpc/grpc-js';
 import { toDisposable, type Disposable, type Logger } from '../../base/index.ts';
-import { unixTarget } from '../proto.ts';
+import { bindUnixSocket, prepareSocketPath, removeSocketFile, shutdownServer } from '../grpc-unix.ts';
 import { registrationService } from './proto.ts';
 import { CSI_PLUGIN_TYPE, DEFAULT_CSI_VERSIONS, type PluginInfo, type RegistrationStatus } from './types.ts';
 
@@ -78,8 +76,7 @@ export async function serveRegistration(options: ServeRegistrationOptions): Prom
   const statuses: RegistrationStatus[] = [];
   const listeners = new Set<(s: RegistrationStatus) => void>();
 
-  await mkdir(dirname(path), { recursive: true });
-  await removeStaleSocket(path);
+  await prepareSocketPath(path, 'registration socket', (p) => new RegistrationSocketInUseError(p));
   const server = new grpc.Server();
   server.addService(registrationService().service, {
     GetInfo: (_call: grpc.ServerUnaryCall<object, PluginInfo>, callback: grpc.sendUnaryData<PluginInfo>) => {
@@ -95,9 +92,7 @@ export async function serveRegistration(options: ServeRegistrationOptions): Prom
       callback(null, {});
     },
   });
-  await new Promise<void>((resolve, reject) => {
-    server.bindAsync(unixTarget(path), grpc.ServerCredentials.createInsecure(), (err) => (err === null ? resolve() : reject(err)));
-  });
+  await bindUnixSocket(server, path);
   // Only the kubelet (root) and the owner should talk to it, as node-driver-registrar's umask 077.
   await chmod(path, 0o600).catch(() => {});
   logger.info({ endpoint: info.endpoint }, 'registration socket serving');
@@ -116,40 +111,10 @@ export async function serveRegistration(options: ServeRegistrationOptions): Prom
     close() {
       closing ??= (async () => {
         // The file goes first: the kubelet's watcher sees the plugin leave even if shutdown lingers.
-        await unlink(path).catch(() => {});
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(() => {
-            server.forceShutdown();
-            resolve();
-          }, 1_000);
-          server.tryShutdown(() => {
-            clearTimeout(timer);
-            resolve();
-          });
-        });
+        await removeSocketFile(path);
+        await shutdownServer(server, 1_000);
       })();
       return closing;
     },
   };
-}
-
-/** Removes a socket file nobody answers on; refuses one a live process serves. */
-async function removeStaleSocket(path: string): Promise<void> {
-  let stat;
-  try {
-    stat = await lstat(path);
-  } catch {
-    return;
-  }
-  if (!stat.isSocket()) throw new Error(`registration socket ${path} exists and is not a socket`);
-  const live = await new Promise<boolean>((resolve) => {
-    const sock = connect(path);
-    sock.once('connect', () => {
-      sock.destroy();
-      resolve(true);
-    });
-    sock.once('error', () => resolve(false));
-  });
-  if (live) throw new RegistrationSocketInUseError(path);
-  await unlink(path);
 }

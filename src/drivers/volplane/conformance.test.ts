@@ -52,7 +52,7 @@ import {
   type Snapshot,
   type VolumeCapability,
 } from '../../csi/index.ts';
-import { findLeaks } from '../../testing/leak-check.ts';
+import { undoLeaksUnder } from '../../testing/leak-check.ts';
 import { createVolplaneDriver, type VolplaneDriver } from './index.ts';
 
 const MiB = 1024 * 1024;
@@ -219,26 +219,6 @@ async function startHarness(config: Config): Promise<Harness> {
   };
   h.r = new Resources(h);
   return h;
-}
-
-/** Mounts and loop devices left under `dir`; removes them so one failed row does not leave the machine dirty. */
-async function leaksUnder(dir: string): Promise<string[]> {
-  const leaks = (await findLeaks()).filter((l) => l.includes(dir));
-  for (const leak of leaks.filter((l) => l.startsWith('mount: ')).reverse()) {
-    try {
-      execFileSync('umount', ['-l', leak.slice('mount: '.length)]);
-    } catch {
-      // best effort; the leak is reported either way
-    }
-  }
-  for (const leak of leaks.filter((l) => l.startsWith('loop: '))) {
-    try {
-      execFileSync('losetup', ['-d', leak.slice('loop: '.length).split(':')[0]!]);
-    } catch {
-      // best effort
-    }
-  }
-  return leaks;
 }
 
 async function expectCode(promise: Promise<unknown>, ...codes: GrpcCodeName[]): Promise<void> {
@@ -1077,7 +1057,7 @@ const nodeRows: Row[] = [
         await h.client.controller.ControllerUnpublishVolume({ volume_id: id, node_id: h.caps.nodeInfo.node_id, secrets: SECRETS });
       }
       await h.r.deleteVolume(id);
-      assert.deepEqual(await leaksUnder(h.dir), []);
+      assert.deepEqual(await undoLeaksUnder(h.dir), []);
     },
   },
   {
@@ -1101,7 +1081,7 @@ const nodeRows: Row[] = [
       assert.equal(await pathKind(h.targetPath), 'missing');
       for (let k = 0; k < IDEMPOTENT_COUNT; k++) await h.client.node.NodeUnstageVolume({ volume_id: id, staging_target_path: h.stagingPath });
       for (let k = 0; attach && k < IDEMPOTENT_COUNT; k++) await h.client.controller.ControllerUnpublishVolume({ volume_id: id, node_id: h.caps.nodeInfo.node_id });
-      assert.deepEqual(await leaksUnder(h.dir), []);
+      assert.deepEqual(await undoLeaksUnder(h.dir), []);
     },
   },
   {
@@ -1213,12 +1193,12 @@ for (const config of CONFIGS) {
     afterEach(async () => {
       // What sanity's AfterEach does, plus our own check that the machine is clean.
       const errors = await h.r.cleanup();
-      const leaks = await leaksUnder(h.dir);
+      const leaks = await undoLeaksUnder(h.dir);
       assert.deepEqual({ cleanupErrors: errors, leaks }, { cleanupErrors: [], leaks: [] });
     });
     after(async () => {
       await h.close();
-      const leaks = await leaksUnder(h.dir);
+      const leaks = await undoLeaksUnder(h.dir);
       const left = [...h.driver.state.volumes.keys(), ...h.driver.state.snapshots.keys()];
       await rm(h.dir, { recursive: true, force: true });
       assert.deepEqual({ leaks, left }, { leaks: [], left: [] });

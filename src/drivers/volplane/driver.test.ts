@@ -20,7 +20,7 @@ import {
   type GrpcCodeName,
   type VolumeCapability,
 } from '../../csi/index.ts';
-import { findLeaks } from '../../testing/leak-check.ts';
+import { undoLeaksUnder } from '../../testing/leak-check.ts';
 import { createVolplaneDriver, TOPOLOGY_KEY, type VolplaneDriver } from './index.ts';
 
 const MiB = 1024 * 1024;
@@ -73,27 +73,6 @@ async function startEnv(attachRequired: boolean, maxVolumesPerNode = 0): Promise
   return env;
 }
 
-/** Leaks under `dir`; removes them so a failed row does not leave the machine dirty, then reports them. */
-async function leaksUnder(dir: string): Promise<string[]> {
-  const leaks = (await findLeaks()).filter((l) => l.includes(dir));
-  for (const leak of leaks.filter((l) => l.startsWith('mount: ')).reverse()) {
-    try {
-      execFileSync('umount', ['-l', leak.slice('mount: '.length)]);
-    } catch {
-      // best effort
-    }
-  }
-  for (const leak of leaks.filter((l) => l.startsWith('loop: '))) {
-    const device = leak.slice('loop: '.length).split(':')[0]!;
-    try {
-      execFileSync('losetup', ['-d', device]);
-    } catch {
-      // best effort
-    }
-  }
-  return leaks;
-}
-
 async function rejectsWith(promise: Promise<unknown>, code: GrpcCodeName, message?: RegExp): Promise<void> {
   await assert.rejects(promise, (err: unknown) => {
     assert.ok(err instanceof CsiError, `expected CsiError, got ${String(err)}`);
@@ -133,7 +112,7 @@ describe('volplane driver: controller (attach required)', () => {
   });
   after(async () => {
     await env.close();
-    const leaks = await leaksUnder(env.dir);
+    const leaks = await undoLeaksUnder(env.dir);
     await rm(env.dir, { recursive: true, force: true });
     assert.deepEqual(leaks, []);
   });
@@ -356,7 +335,7 @@ describe('volplane driver: node (attach required)', () => {
   });
   after(async () => {
     await env.close();
-    const leaks = await leaksUnder(env.dir);
+    const leaks = await undoLeaksUnder(env.dir);
     await rm(env.dir, { recursive: true, force: true });
     assert.deepEqual(leaks, []);
   });
@@ -615,7 +594,7 @@ describe('volplane driver: no attach step', () => {
   });
   after(async () => {
     await env.close();
-    const leaks = await leaksUnder(env.dir);
+    const leaks = await undoLeaksUnder(env.dir);
     await rm(env.dir, { recursive: true, force: true });
     assert.deepEqual(leaks, []);
   });
@@ -707,7 +686,7 @@ describe('volplane driver: several nodes on one machine', () => {
   after(async () => {
     await stop(a);
     if (b !== undefined) await stop(b);
-    const leaks = await leaksUnder(dir);
+    const leaks = await undoLeaksUnder(dir);
     await rm(dir, { recursive: true, force: true });
     assert.deepEqual(leaks, []);
   });

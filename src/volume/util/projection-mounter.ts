@@ -10,12 +10,12 @@
 // fails setUp before anything exists on disk; a failed first setUp removes
 // what it created, so the next attempt starts clean.
 
-import { stat } from 'node:fs/promises';
 import type { Mounter, NewMounterOptions, SetUpArgs, VolumeHost } from '../plugin.ts';
 import { throwIfAborted, wrapSetup } from '../plugin.ts';
 import { AtomicWriter, type Payload } from './atomic-writer.ts';
 import { setupDir, setupTmpfs, tearDownPodDir } from './pod-dir.ts';
 import { setVolumeOwnership } from './volume-ownership.ts';
+import { pathExists } from './path-exists.ts';
 
 /** Upstream's default for defaultMode: 0644 (420 in decimal, as it appears in YAML). */
 export const DEFAULT_PROJECTION_MODE = 0o644;
@@ -49,7 +49,7 @@ export class ProjectionMounter implements Mounter {
     return wrapSetup(c.plugin, c.volName, async () => {
       const payload = await c.computePayload(args.signal);
       throwIfAborted(args.signal);
-      const existed = await exists(c.dir);
+      const existed = await pathExists(c.dir);
       let ok = false;
       try {
         await setupDir(c.dir, WRAPPED_DIR_MODE);
@@ -65,16 +65,6 @@ export class ProjectionMounter implements Mounter {
         if (!ok && !existed) await tearDownPodDir(c.host.mountUtil, c.dir).catch(() => {});
       }
     });
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw err;
   }
 }
 

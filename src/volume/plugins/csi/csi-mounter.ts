@@ -16,7 +16,7 @@
 // created; an uncertain one (timeout, ABORTED, UNAVAILABLE) leaves it, since
 // the driver may have published.
 
-import { mkdir, rm, rmdir, stat } from 'node:fs/promises';
+import { mkdir, rm, rmdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { CancelledError } from '../../../base/index.ts';
 import type { NodePublishVolumeRequest, VolumeCapability } from '../../../csi/index.ts';
@@ -50,6 +50,7 @@ import {
   type SecretReference,
   type VolumeData,
 } from './csi-util.ts';
+import { pathExists } from '../../util/path-exists.ts';
 
 /** Go's %q of a string slice, as upstream prints volumeLifecycleModes: `["Persistent" "Ephemeral"]`. */
 function goQuoteList(values: readonly string[]): string {
@@ -72,16 +73,6 @@ function podInfoAttributes(pod: Pod, mode: 'Persistent' | 'Ephemeral'): Record<s
     [POD_INFO_KEY.serviceAccountName]: pod.spec?.serviceAccountName ?? '',
     [POD_INFO_KEY.ephemeral]: String(mode === 'Ephemeral'),
   };
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw err;
-  }
 }
 
 async function removeIfPresent(path: string, kind: 'dir' | 'any'): Promise<void> {
@@ -342,7 +333,7 @@ export class CsiUnmounter implements Unmounter {
   async #tearDown(signal: AbortSignal): Promise<void> {
     const ctx = this.#ctx;
     const fail = (message: string, cause?: unknown): CsiVolumeError => new CsiVolumeError('TearDown', message, cause === undefined ? undefined : { cause });
-    if (!(await exists(this.#podVolDir))) return;
+    if (!(await pathExists(this.#podVolDir))) return;
     let data;
     try {
       data = await loadVolumeData(this.#podVolDir);

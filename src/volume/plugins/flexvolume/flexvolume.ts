@@ -43,7 +43,7 @@
 // plugin holds only its driver's state (capabilities, "Not supported"
 // memory), so one driver hanging or failing never touches another's volumes.
 
-import { mkdir, realpath, rmdir, stat } from 'node:fs/promises';
+import { mkdir, realpath, rmdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { silentLogger, type Logger } from '../../../base/index.ts';
 import type {
@@ -85,6 +85,7 @@ import {
   OPTION_KEY_SERVICE_ACCOUNT_NAME,
   readOnlyOf,
 } from './options.ts';
+import { pathExists } from '../../util/path-exists.ts';
 
 /** The name under which FlexVolume keeps its global (per-node) mounts. */
 export const FLEX_VOLUME_PLUGIN_NAME = 'kubernetes.io/flexvolume';
@@ -122,16 +123,6 @@ function checkVolumeName(name: string): string {
     throw new InvalidVolumePathError('volume name', name);
   }
   return name;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw err;
-  }
 }
 
 async function removeDirIfExists(path: string): Promise<void> {
@@ -304,7 +295,7 @@ export class FlexVolumePlugin implements DeviceMountableVolumePlugin {
       }
     }
     const byName = join(mountsDir, checkVolumeName(innerName));
-    if (await exists(byName)) return { uniqueVolumeName: flexUniqueVolumeName(this.name, innerName), deviceMountPath: byName };
+    if (await pathExists(byName)) return { uniqueVolumeName: flexUniqueVolumeName(this.name, innerName), deviceMountPath: byName };
     return undefined;
   }
 
@@ -488,7 +479,7 @@ class FlexVolumeUnmounter implements Unmounter {
     const mountUtil = this.#host.mountUtil;
     const dir = this.#dir;
     return wrapTearDown(this.#plugin.name, this.#volName, async () => {
-      if (!(await exists(dir))) return;
+      if (!(await pathExists(dir))) return;
       try {
         await this.#plugin.driver.call('unmount', [dir], { signal });
       } catch (err) {
@@ -497,7 +488,7 @@ class FlexVolumeUnmounter implements Unmounter {
         for (let i = 0; i < 16 && (await mountUtil.isMountPoint(dir)); i++) await mountUtil.unmount(dir, { signal });
       }
       // The driver may have removed the directory itself.
-      if (!(await exists(dir))) return;
+      if (!(await pathExists(dir))) return;
       if (await mountUtil.isMountPoint(dir)) throw new Error(`${dir} is still mounted after unmount`);
       await removeDirIfExists(dir);
     });
@@ -584,7 +575,7 @@ class FlexAttacher implements AttachableFlexVolume {
 
   async unmountDevice(deviceMountPath: string, signal?: AbortSignal): Promise<void> {
     const mountUtil = this.#host.mountUtil;
-    if (!(await exists(deviceMountPath))) return;
+    if (!(await pathExists(deviceMountPath))) return;
     if (await mountUtil.isMountPoint(deviceMountPath)) {
       try {
         await this.#plugin.driver.call('unmountdevice', [deviceMountPath], { signal });
@@ -593,7 +584,7 @@ class FlexAttacher implements AttachableFlexVolume {
         for (let i = 0; i < 16 && (await mountUtil.isMountPoint(deviceMountPath)); i++) await mountUtil.unmount(deviceMountPath, { signal });
       }
     }
-    if (!(await exists(deviceMountPath))) return;
+    if (!(await pathExists(deviceMountPath))) return;
     if (await mountUtil.isMountPoint(deviceMountPath)) throw new Error(`${deviceMountPath} is still mounted after unmountdevice`);
     await removeDirIfExists(deviceMountPath);
   }

@@ -14,13 +14,14 @@
 // directly below the root. Nothing outside the root is ever created or removed.
 
 import { hostname } from 'node:os';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile, chmod } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile, chmod } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { PersistentVolume, VolumeSources } from '../../../api/core/volume-types.ts';
 import { HOSTNAME_LABEL } from '../../../api/core/volume-types.ts';
 import { CancelledError } from '../../../base/index.ts';
 import type { ProvisionOptions, ProvisionedVolume, Provisioner } from '../../provisioner.ts';
 import { DeleteError, ProvisionError } from '../../provisioner.ts';
+import { pathExists } from '../../util/path-exists.ts';
 
 export const HOSTPATH_PROVISIONER_NAME = 'volplane.io/hostpath';
 const META_DIR = '.volplane';
@@ -121,7 +122,7 @@ export class HostPathProvisioner implements Provisioner {
     const metaPath = join(this.root, META_DIR, `${name}.json`);
     const meta = await readMeta(metaPath);
     try {
-      if (await exists(resolved)) {
+      if (await pathExists(resolved)) {
         if (meta.archiveOnDelete) await rename(resolved, await this.#archivePath(name));
         else await rm(resolved, { recursive: true, force: true });
       }
@@ -158,18 +159,8 @@ export class HostPathProvisioner implements Provisioner {
   /** `archived-<name>`, or with a suffix when an earlier archive of the same name is still there. */
   async #archivePath(name: string): Promise<string> {
     const base = join(this.root, `${ARCHIVE_PREFIX}${name}`);
-    if (!(await exists(base))) return base;
+    if (!(await pathExists(base))) return base;
     return `${base}-${Date.now()}`;
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw err;
   }
 }
 
