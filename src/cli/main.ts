@@ -248,9 +248,10 @@ async function up(args: UpArguments): Promise<number> {
     return 1;
   }
 
+  // Loaded before the ready line: from that line on, a signal must find its handler installed.
+  const { startIdleMemoryTrimmer } = await import('./idle-memory.ts');
   process.stdout.write(`${readyLine(volplane)}\n`);
   // Start-up leaves V8's young generation at its largest; give it back once idle.
-  const { startIdleMemoryTrimmer } = await import('./idle-memory.ts');
   const trimmer = startIdleMemoryTrimmer({ logger });
 
   return new Promise<number>((resolveExit) => {
