@@ -238,6 +238,28 @@ const ROWS: readonly Row[] = [
     },
   },
   {
+    name: '14b subscribed events carry the whole prevKv for updates and deletes, also within one batch',
+    async run(b) {
+      const seen: StoreEvent[] = [];
+      b.subscribe((events) => seen.push(...events));
+      const a = await b.create('/registry/pods/a', 'A1'); // 1
+      const c = await b.create('/registry/pods/c', 'C1'); // 2
+      await b.update('/registry/pods/a', 'A2', a.modRevision); // 3
+      // One batch: an update, then an unconditional delete of the row it wrote.
+      await Promise.all([b.update('/registry/pods/c', 'C2', c.modRevision), b.delete('/registry/pods/c')]); // 4, 5
+      await b.delete('/registry/pods/a', 3); // 6
+      const kv = (key: string, value: string, createRevision: number, modRevision: number) => ({ key, value, createRevision, modRevision });
+      assert.deepEqual(seen, [
+        { type: 'create', kv: kv('/registry/pods/a', 'A1', 1, 1) },
+        { type: 'create', kv: kv('/registry/pods/c', 'C1', 2, 2) },
+        { type: 'update', kv: kv('/registry/pods/a', 'A2', 1, 3), prevKv: kv('/registry/pods/a', 'A1', 1, 1) },
+        { type: 'update', kv: kv('/registry/pods/c', 'C2', 2, 4), prevKv: kv('/registry/pods/c', 'C1', 2, 2) },
+        { type: 'delete', kv: kv('/registry/pods/c', 'C2', 2, 5), prevKv: kv('/registry/pods/c', 'C2', 2, 4) },
+        { type: 'delete', kv: kv('/registry/pods/a', 'A2', 1, 6), prevKv: kv('/registry/pods/a', 'A2', 1, 3) },
+      ]);
+    },
+  },
+  {
     name: '15 a failing write in a batch rejects only itself',
     async run(b) {
       await b.create('/registry/pods/a', 'A');

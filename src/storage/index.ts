@@ -4,7 +4,7 @@ export * from './interface.ts';
 export { SqliteBackend, SqliteWorkerExitedError, type SqliteBackendOptions } from './sqlite-backend.ts';
 export { SqliteFaults, SqliteWorkerError, InjectedCommitFailure } from './sqlite-protocol.ts';
 export { MemoryBackend, type MemoryBackendOptions } from './memory-backend.ts';
-export { StoreNotStartedError, type BackendStats } from './log-backend.ts';
+export { StoreNotStartedError, StoreProtocolError, type BackendStats } from './log-backend.ts';
 export {
   Cacher,
   CacherNotRunningError,

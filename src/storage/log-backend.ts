@@ -21,6 +21,12 @@
 //
 // Reads go to the store, behind the writes already handed to it, and see
 // committed data only.
+//
+// A store reports an appended row without its key and new value: this side
+// has both (they are the write's own) and rebuilds the whole row from the
+// write and the report, so the SQLite worker sends each new value across the
+// thread boundary once, not back again. The replaced value (an event's
+// prevKv, and a tombstone's value) does come back: nothing here holds it.
 
 import { silentLogger, toDisposable, toError, type Disposable, type Logger } from '../base/index.ts';
 import {
@@ -41,11 +47,32 @@ export class StoreNotStartedError extends Error {
   }
 }
 
+/** An appended row as a store reports it: without its key and new value, which are the write's own. */
+export interface AppendedRow {
+  readonly id: number;
+  readonly created: boolean;
+  readonly deleted: boolean;
+  readonly createRevision: number;
+  readonly prevRevision: number;
+  /** The value of the row at prevRevision (for a delete, also the tombstone's value); null for a created row. */
+  readonly oldValue: string | null;
+}
+
 export interface BatchOutcome {
   /** Which transaction carried the batch; batches merged by the store share one. */
   readonly transaction: number;
   /** One per write, in order: the appended row, or the error that refused the write. */
-  readonly outcomes: readonly (LogRow | Error)[];
+  readonly outcomes: readonly (AppendedRow | Error)[];
+}
+
+/** The store reported an appended row without the replaced value: a broken store, never a refused write. */
+export class StoreProtocolError extends Error {
+  override readonly name = 'StoreProtocolError';
+  readonly key: string;
+  constructor(message: string, key: string) {
+    super(message);
+    this.key = key;
+  }
 }
 
 /**
@@ -267,19 +294,29 @@ export class LogBackend implements Backend {
     }
     this.#writes += batch.length;
 
+    const rows: (LogRow | Error)[] = new Array<LogRow | Error>(batch.length);
     const events: StoreEvent[] = [];
-    for (const outcome of outcomes) {
-      if (outcome instanceof Error) continue;
-      events.push(rowToEvent(outcome));
-      this.#revision = Math.max(this.#revision, outcome.id);
+    for (let i = 0; i < batch.length; i++) {
+      const outcome = outcomes[i];
+      const row =
+        outcome === undefined
+          ? new Error(`store returned ${outcomes.length} outcomes for ${batch.length} writes`)
+          : outcome instanceof Error
+            ? outcome
+            : fullRow(batch[i].op, outcome);
+      rows[i] = row;
+      if (outcome !== undefined && !(outcome instanceof Error)) this.#revision = Math.max(this.#revision, outcome.id);
+      if (row instanceof Error) continue;
+      events.push(rowToEvent(row));
     }
     if (events.length > 0) this.#publish(events);
 
     for (let i = 0; i < batch.length; i++) {
-      const outcome = outcomes[i];
-      if (outcome === undefined) batch[i].reject(new Error(`store returned ${outcomes.length} outcomes for ${batch.length} writes`));
-      else if (outcome instanceof Error) batch[i].reject(outcome);
-      else batch[i].resolve(rowToKeyValue(outcome));
+      const row = rows[i];
+      if (row instanceof Error) {
+        if (row instanceof StoreProtocolError) this.#log.error({ err: row, key: row.key }, 'storage committed a write but left out its replaced value');
+        batch[i].reject(row);
+      } else batch[i].resolve(rowToKeyValue(row));
     }
   }
 
@@ -293,4 +330,32 @@ export class LogBackend implements Backend {
       }
     }
   }
+}
+
+/**
+ * The whole log row of a committed write: the key and new value from the write,
+ * the rest from the store's report. A StoreProtocolError when the report lacks
+ * the replaced value (a broken store; the write committed, but no truthful
+ * event can be made of it).
+ */
+function fullRow(op: WriteOp, appended: AppendedRow): LogRow | StoreProtocolError {
+  let value: string;
+  const oldValue = appended.created ? null : appended.oldValue;
+  if (appended.created) {
+    value = op.kind === 'delete' ? '' : op.value;
+  } else if (oldValue === null) {
+    return new StoreProtocolError(`store reported the write of ${op.key} without the value at revision ${appended.prevRevision}`, op.key);
+  } else {
+    value = op.kind === 'delete' ? oldValue : op.value;
+  }
+  return {
+    id: appended.id,
+    name: op.key,
+    created: appended.created,
+    deleted: appended.deleted,
+    createRevision: appended.createRevision,
+    prevRevision: appended.prevRevision,
+    value,
+    oldValue,
+  };
 }

@@ -339,3 +339,36 @@ test('sqlite: a database that cannot be opened fails start() with the SQLite err
   await b.close();
   await assert.rejects(b.start(), { name: 'StoreClosedError' });
 });
+
+// The worker answers a write without its new value; the main thread rebuilds
+// the events from its own writes and the replaced values the worker sends.
+test('sqlite: events carry whole values and prevKv, also for rows written before a reopen', async () => {
+  const path = freshPath();
+  const first = await open(path);
+  await first.create('/registry/pods/a', 'A1'); // 1
+  await first.create('/registry/pods/b', 'B1'); // 2
+  await first.close();
+  const b = await open(path);
+  try {
+    const seen: StoreEvent[] = [];
+    b.subscribe((events) => seen.push(...events));
+    await b.update('/registry/pods/a', 'A2', 1); // 3
+    await Promise.all([b.update('/registry/pods/b', 'B2', 2), b.delete('/registry/pods/b')]); // 4, 5: one batch
+    await b.update('/registry/pods/a', 'A3', 3); // 6
+    await b.delete('/registry/pods/a', 6); // 7
+    await b.create('/registry/pods/a', 'A4'); // 8
+    assert.deepEqual(
+      seen.map((e) => `${e.type} ${e.kv.key}@${e.kv.modRevision}/${e.kv.createRevision}=${e.kv.value} prev@${e.prevKv?.modRevision}=${e.prevKv?.value}`),
+      [
+        'update /registry/pods/a@3/1=A2 prev@1=A1',
+        'update /registry/pods/b@4/2=B2 prev@2=B1',
+        'delete /registry/pods/b@5/2=B2 prev@4=B2',
+        'update /registry/pods/a@6/1=A3 prev@3=A2',
+        'delete /registry/pods/a@7/1=A3 prev@6=A3',
+        'create /registry/pods/a@8/8=A4 prev@undefined=undefined',
+      ],
+    );
+  } finally {
+    await b.close();
+  }
+});

@@ -21,8 +21,9 @@ import type { Logger } from '../base/index.ts';
 import { LogBackend, type BatchOutcome, type LogStore } from './log-backend.ts';
 import type { LogRow, WriteOp } from './revision-log.ts';
 import {
+  decodeOutcomes,
+  encodeWrites,
   fromWireError,
-  isWireError,
   type ListRows,
   type OpenResult,
   type SqliteFaults,
@@ -142,11 +143,7 @@ class WorkerLogStore implements LogStore {
   }
 
   async writeBatch(ops: readonly WriteOp[]): Promise<BatchOutcome> {
-    const result = await this.#call<WriteResult>({ kind: 'write', ops });
-    return {
-      transaction: result.transaction,
-      outcomes: result.outcomes.map((o) => (isWireError(o) ? fromWireError(o) : o)),
-    };
+    return decodeOutcomes(await this.#call<WriteResult>({ kind: 'write', ...encodeWrites(ops) }));
   }
 
   compact(revision: number): Promise<void> {

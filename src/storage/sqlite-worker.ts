@@ -10,17 +10,29 @@
 // transaction, so one fsync pays for all of them: group commit continues
 // across the thread boundary. Each request still gets its own answer, with
 // one outcome per write.
+//
+// Idle memory: this thread is its own V8 isolate, and its young generation
+// grows to fit the busiest moment it has seen (the start-up list of every
+// row, a burst of writes) and never shrinks by itself, just as on the main
+// thread (src/cli/idle-memory.ts). So once no request has come for
+// IDLE_TRIM_MS, and the heap has grown by TRIM_REGROWTH_BYTES since the last
+// trim (or was never trimmed), it runs V8's "last resort" collection, which
+// compacts and shrinks the young generation. It blocks only this thread, and
+// only when it has nothing to do.
 
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { toError } from '../base/errors.ts';
 import { SqliteLogStore } from './sqlite-log-store.ts';
 import {
   SqliteFaults,
+  decodeWrites,
+  encodeOutcomes,
   toWireError,
   type WorkerInit,
   type WorkerRequest,
   type WorkerResponse,
-  type WriteResult,
 } from './sqlite-protocol.ts';
 import type { LogRow, WriteOp } from './revision-log.ts';
 
@@ -32,6 +44,14 @@ const store = new SqliteLogStore(init.path, faults === undefined ? {} : { before
 
 let transactions = 0;
 
+const IDLE_TRIM_MS = 1_000;
+const TRIM_REGROWTH_BYTES = 8 * 1024 * 1024;
+const collect = lastResortCollection();
+let heapAfterLastTrim: number | undefined;
+let trimFailed = false;
+const idleTimer = setTimeout(trimIfGrown, IDLE_TRIM_MS);
+idleTimer.unref();
+
 port.on('message', (first: WorkerRequest) => {
   // Take everything else already waiting too (requests pile up while a commit
   // is in progress), so that consecutive writes share one transaction.
@@ -40,7 +60,56 @@ port.on('message', (first: WorkerRequest) => {
     requests.push(next.message as WorkerRequest);
   }
   drain(requests);
+  idleTimer.refresh();
 });
+
+function trimIfGrown(): void {
+  if (collect === undefined || trimFailed) return;
+  const committed = getHeapStatistics().total_heap_size;
+  if (heapAfterLastTrim !== undefined && committed - heapAfterLastTrim < TRIM_REGROWTH_BYTES) return;
+  try {
+    collect();
+  } catch {
+    // Not worth a message to the main thread: this thread just keeps its memory.
+    trimFailed = true;
+    return;
+  }
+  heapAfterLastTrim = getHeapStatistics().total_heap_size;
+}
+
+/**
+ * V8's `gc` function for this isolate, taken at start-up without exposing it:
+ * the flag (process-wide) is on only while a throwaway context is made. Taken
+ * now, while the main thread is still starting the store, rather than when
+ * first needed, so that this never overlaps the main thread's own brief use of
+ * the flag (src/cli/idle-memory.ts, after start-up). Undefined if V8 would not
+ * give it: this thread then just keeps its memory.
+ */
+function lastResortCollection(): (() => void) | undefined {
+  // Started with --expose-gc: every isolate has it, and the flag must stay on.
+  let gc: unknown = (globalThis as { gc?: unknown }).gc;
+  if (typeof gc !== 'function') {
+    gc = acquireGc();
+  }
+  if (typeof gc !== 'function') return undefined;
+  const fn = gc as (options: { type: string; execution: string; flavor: string }) => void;
+  return () => fn({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+}
+
+function acquireGc(): unknown {
+  let gc: unknown;
+  try {
+    setFlagsFromString('--expose-gc');
+    try {
+      gc = runInNewContext('typeof gc === "function" ? gc : undefined');
+    } finally {
+      setFlagsFromString('--no-expose-gc');
+    }
+  } catch {
+    return undefined;
+  }
+  return gc;
+}
 
 function drain(requests: readonly WorkerRequest[]): void {
   let i = 0;
@@ -91,8 +160,19 @@ function serve(request: Exclude<WorkerRequest, { kind: 'write' }>): void {
 }
 
 function writeGroup(requests: readonly Extract<WorkerRequest, { kind: 'write' }>[]): void {
+  const counts: number[] = [];
   const ops: WriteOp[] = [];
-  for (const r of requests) ops.push(...r.ops);
+  try {
+    for (const r of requests) {
+      const mine = decodeWrites(r);
+      counts.push(mine.length);
+      for (const op of mine) ops.push(op);
+    }
+  } catch (err) {
+    const error = toWireError(toError(err));
+    for (const r of requests) reply({ id: r.id, ok: false, error });
+    return;
+  }
   let outcomes: (LogRow | Error)[];
   try {
     outcomes = store.writeBatch(ops);
@@ -103,14 +183,10 @@ function writeGroup(requests: readonly Extract<WorkerRequest, { kind: 'write' }>
   }
   const transaction = ++transactions;
   let at = 0;
-  for (const r of requests) {
-    const mine = outcomes.slice(at, at + r.ops.length);
-    at += r.ops.length;
-    const result: WriteResult = {
-      transaction,
-      outcomes: mine.map((o) => (o instanceof Error ? toWireError(o) : o)),
-    };
-    reply({ id: r.id, ok: true, result });
+  for (let k = 0; k < requests.length; k++) {
+    const result = encodeOutcomes(transaction, outcomes.slice(at, at + counts[k]));
+    at += counts[k];
+    reply({ id: requests[k].id, ok: true, result });
   }
 }
 
