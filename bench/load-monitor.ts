@@ -29,7 +29,7 @@ function runQueueNs(pid: number | 'self'): number {
 // Linux reports utime and stime in clock ticks; 100 per second on every common configuration.
 const CLOCK_TICKS = 100;
 
-function serverCpuSeconds(pid: number): number {
+export function serverCpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // The command name (field 2) may contain spaces; fields after the closing parenthesis are fixed.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -58,4 +58,21 @@ export function monitorLoad(serverPid: number): () => LoadReport {
       clientRunQueueShare: (runQueueNs('self') - clientWait0) / 1e9 / wall,
     };
   };
+}
+
+/**
+ * Resolves once the server has used less than `maxShare` of a core over a
+ * whole `windowMs` (it has worked off what an earlier phase queued), or
+ * rejects when `deadlineMs` passes first. Returns how long it waited, ms.
+ */
+export async function waitForQuietServer(pid: number, { maxShare = 0.2, windowMs = 500, deadlineMs = 120_000 } = {}): Promise<number> {
+  const start = performance.now();
+  for (;;) {
+    const before = serverCpuSeconds(pid);
+    const t0 = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, windowMs));
+    const share = (serverCpuSeconds(pid) - before) / ((performance.now() - t0) / 1000);
+    if (share < maxShare) return performance.now() - start;
+    if (performance.now() - start > deadlineMs) throw new Error(`the server stayed busy (${(share * 100).toFixed(0)} % of a core) for ${deadlineMs / 1000} s`);
+  }
 }
