@@ -237,6 +237,46 @@ describe('VolumeIndex at scale', () => {
     assert.ok(index.orderingComparisons < 100 * count, `keeping the groups in order took ${index.orderingComparisons} comparisons`);
   });
 
+  // Removals in a large group only mark entries dead (a splice would move every later entry);
+  // lookups skip them and compact the group after a run of them.
+  const deadRows: { name: string; count: number; order: 'front' | 'scattered'; reput: boolean }[] = [
+    { name: 'volumes bound in the order lookups find them (dead entries pile up in front)', count: 20_000, order: 'front', reput: false },
+    { name: 'volumes leaving in a scattered order', count: 20_000, order: 'scattered', reput: false },
+    { name: 'a volume removed and put again under the same name and size', count: 2_000, order: 'scattered', reput: true },
+    { name: 'the same below the size where removals splice', count: 500, order: 'scattered', reput: true },
+  ];
+  for (const row of deadRows) {
+    it(`D ${row.name}: lookups match the full scan at O(log n) plus a bounded walk`, () => {
+      const index = new VolumeIndex();
+      const name = (i: number): string => `v${String(i).padStart(6, '0')}`;
+      for (let i = 0; i < row.count; i++) index.put(pv(name(i), '1Gi'));
+      const leaving = (k: number): number => (row.order === 'front' ? k : (k * 7919) % row.count);
+      let worst = 0;
+      for (let k = 0; k < row.count / 2; k++) {
+        const gone = name(leaving(k));
+        if (row.order === 'front') {
+          index.resetComparisons();
+          const match = index.findBestMatchForClaim(pvc(`c${k}`, '1Gi'));
+          worst = Math.max(worst, index.comparisons);
+          assert.equal(match?.metadata.name, gone);
+        }
+        index.put(pv(gone, '1Gi', { phase: 'Bound', claimRef: { name: `c${k}`, uid: `u${k}` } }));
+        if (row.reput && k % 3 === 0) {
+          // Released and made Available again: the same name and size as the entry that just died.
+          index.put(pv(gone, '1Gi'));
+          index.remove(gone);
+        }
+      }
+      const expected = findMatchingVolume(pvc('last', '1Gi'), index.list())?.metadata.name;
+      index.resetComparisons();
+      assert.equal(index.findBestMatchForClaim(pvc('last', '1Gi'))?.metadata.name, expected);
+      worst = Math.max(worst, index.comparisons);
+      assert.equal(index.get(name(leaving(0)))?.status?.phase, row.reput ? undefined : 'Bound');
+      // At worst: a binary search, a walk over 64 dead entries, compaction, and the binary search again.
+      assert.ok(worst <= 2 * (Math.ceil(Math.log2(row.count)) + 1) + 64, `a lookup took ${worst} comparisons`);
+    });
+  }
+
   it('a large group under random puts, binds and removals matches as the full scan does', () => {
     const index = new VolumeIndex();
     let seed = 12345;

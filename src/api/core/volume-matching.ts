@@ -251,6 +251,8 @@ interface Entry {
   name: string;
   /** Index in the group's `pending`, or -1 when the entry is in `entries`. */
   pendingAt: number;
+  /** Removed from a large group but still in `entries` (see Group.dead). */
+  dead?: boolean;
 }
 
 /** Available volumes of one (class, volumeMode, access modes). */
@@ -262,10 +264,19 @@ interface Group {
   entries: Entry[];
   /** Inserted but not merged into `entries` yet, in no order; merged by the next lookup. */
   pending: Entry[];
+  /**
+   * Entries of `entries` marked dead instead of spliced out: in a large group
+   * a splice moves every later entry, so removals only mark, and the dead are
+   * dropped together — when they are half the group, or when a lookup walks
+   * over a run of them (volumes bound in the order lookups find them).
+   */
+  dead: number;
 }
 
-/** Below this size an out-of-order insert is spliced in at once. */
+/** Below this size an out-of-order insert is spliced in at once, and a removal spliced out. */
 const SPLICE_GROUP_SIZE = 1024;
+/** A lookup that walks over this many dead entries in a row compacts the group. */
+const DEAD_RUN_COMPACTION = 64;
 
 function compareEntries(a: Entry, b: Entry): number {
   if (a.size !== b.size) return a.size < b.size ? -1 : 1;
@@ -361,7 +372,7 @@ export class VolumeIndex {
     const groupKey = `${klass}\u0000${mode}\u0000${modesKey}`;
     let group = this.#groups.get(groupKey);
     if (group === undefined) {
-      group = { klass, mode, modes: new Set(modesKey === '' ? [] : modesKey.split(',')), entries: [], pending: [] };
+      group = { klass, mode, modes: new Set(modesKey === '' ? [] : modesKey.split(',')), entries: [], pending: [], dead: 0 };
       this.#groups.set(groupKey, group);
     }
     const entry: Entry = { size: volumeCapacity(pv), name, pendingAt: -1 };
@@ -403,8 +414,22 @@ export class VolumeIndex {
       entry.pendingAt = -1;
       return;
     }
+    if (group.entries.length >= SPLICE_GROUP_SIZE) {
+      entry.dead = true;
+      group.dead++;
+      if (group.dead * 2 > group.entries.length) this.#compact(group);
+      return;
+    }
+    // A small group never holds dead entries: they appear only at SPLICE_GROUP_SIZE and more, and go all at once.
     const at = this.#lowerBound(group.entries, entry);
     if (group.entries[at] === entry) group.entries.splice(at, 1);
+  }
+
+  /** Drops a group's dead entries. */
+  #compact(group: Group): void {
+    if (group.dead === 0) return;
+    group.entries = group.entries.filter((e) => e.dead !== true);
+    group.dead = 0;
   }
 
   /**
@@ -433,11 +458,23 @@ export class VolumeIndex {
       .sort((a, b) => a.modes.size - b.modes.size || accessModesKey([...a.modes]).localeCompare(accessModesKey([...b.modes])));
     for (const group of groups) {
       this.#mergePending(group);
-      const entries = group.entries;
+      let entries = group.entries;
       let i = this.#firstFitting(entries, request);
+      let deadRun = 0;
       for (; i < entries.length; i++) {
+        const entry = entries[i]!;
         this.comparisons++;
-        const name = entries[i]!.name;
+        if (entry.dead === true) {
+          if (++deadRun >= DEAD_RUN_COMPACTION) {
+            this.#compact(group);
+            entries = group.entries;
+            i = this.#firstFitting(entries, request) - 1;
+            deadRun = 0;
+          }
+          continue;
+        }
+        deadRun = 0;
+        const name = entry.name;
         if (this.#reservedForOther(name, claimKey)) continue;
         const pv = this.#byName.get(name);
         if (pv !== undefined && fitsUnbound(pv, selector, options.node)) return pv;
