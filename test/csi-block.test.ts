@@ -17,26 +17,16 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { hasKubectl, mountTargetsBelow, startTestCluster, waitForState, type TestCluster } from '../src/testing/index.ts';
+import { sh } from './e2e-helpers.ts';
 
 const isRoot = process.getuid?.() === 0;
 const DRIVER = 'csi.volplane.io';
 /** Where on the device the pods write: past the first sectors, in case anything probes them. */
 const SEEK_SECTORS = 8;
 const PAYLOAD = 'volplane-raw-block-bytes';
-
-/** stdout of a host command (findmnt, losetup); rejects on a non-zero exit. */
-function sh(file: string, args: readonly string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(file, [...args], { encoding: 'utf8', timeout: 15_000 }, (err, stdout, stderr) => {
-      if (err === null) resolve(stdout);
-      else reject(new Error(`${file} ${args.join(' ')}: ${err.message} ${stderr}`, { cause: err }));
-    });
-  });
-}
 
 /** findmnt rows (TARGET SOURCE) whose target or source contains `needle`. */
 async function findmntRows(needle: string): Promise<string[]> {
