@@ -24,7 +24,14 @@
 // claim's place in the queue (p99 ≈ N / binds/s); at a rate the controller
 // keeps up with, it measures one bind. Claims whose create is late count from
 // when it returned, as in the throughput variant; `createLagMs` says how far
-// the generator itself fell behind.
+// the generator itself fell behind. The latency variant starts with a
+// warm-up: `warmupClaims` more volumes are created, and as many claims named
+// `warmup-…` are created at the same rate and bound before the measured
+// claims start. The first claims of a fresh server pay for compiling the
+// claim and bind write paths: the first ten took 30–45 ms against 4 ms after,
+// with 1,000 volumes and with 100,000 alike, which made the p99 of 1,000
+// claims the cost of a cold start rather than of one bind. Their latency is
+// reported on its own (`warmup`), not mixed into `latency`.
 //
 // Run alone: node bench/binding.ts [--rate=R] [--claims=M] [N ...]   (default 1000 10000, or the
 // comma-separated BENCH_BINDING_SIZES, the knob bench/run.ts reads too:
@@ -61,6 +68,11 @@ export interface BindingOptions {
    * when `count` volumes are there to choose from.
    */
   claims?: number;
+  /**
+   * Latency variant: claims created and bound before the measured ones, at the same rate,
+   * against as many extra volumes (default 50; 0 for none). Ignored without `claimRate`.
+   */
+  warmupClaims?: number;
 }
 
 export interface BindingResult {
@@ -84,6 +96,8 @@ export interface BindingResult {
   bindsPerSecond: number;
   /** Claim create returned → claim seen Bound, ms. */
   latency: Summary;
+  /** The same for the warm-up claims (latency variant), else undefined. */
+  warmup: Summary | undefined;
   /** CPU of both processes from the first claim create to the last Bound. */
   load: LoadReport;
   /** Server memory when the last claim was Bound. */
@@ -135,12 +149,14 @@ async function waitForProgress(phase: string, progress: () => number, want: numb
 export async function benchBinding(server: ServerProcess, options: BindingOptions): Promise<BindingResult> {
   const n = options.count;
   const m = Math.min(options.claims ?? n, n);
+  const rate = options.claimRate;
+  const w = rate === undefined ? 0 : Math.max(0, Math.floor(options.warmupClaims ?? 50));
   const concurrency = options.concurrency ?? 64;
   const namespace = options.namespace ?? 'bench-binding';
   const stallMs = options.stallMs ?? 60_000;
   const deadline = options.deadline ?? Number.POSITIVE_INFINITY;
   const className = `bench-${n}`;
-  const pad = String(n - 1).length;
+  const pad = String(n + w - 1).length;
   const name = (i: number): string => String(i).padStart(pad, '0');
   const pvcCollection = `/api/v1/namespaces/${namespace}/persistentvolumeclaims`;
 
@@ -166,7 +182,7 @@ export async function benchBinding(server: ServerProcess, options: BindingOption
     streams.push(pvWatch.done);
     const pvStart = nowMs();
     await Promise.race([
-      forEachConcurrent(n, concurrency, async (i) => {
+      forEachConcurrent(n + w, concurrency, async (i) => {
         try {
           await client.create('/api/v1/persistentvolumes', persistentVolume(`pv-${className}-${name(i)}`, className));
         } catch (err) {
@@ -175,8 +191,8 @@ export async function benchBinding(server: ServerProcess, options: BindingOption
       }),
       pvWatch.failed,
     ]);
-    const pvCreateRate = n / ((nowMs() - pvStart) / 1000);
-    await waitForProgress('volumes becoming Available', () => available.size, n, stallMs, deadline, pvWatch.failed);
+    const pvCreateRate = (n + w) / ((nowMs() - pvStart) / 1000);
+    await waitForProgress('volumes becoming Available', () => available.size, n + w, stallMs, deadline, pvWatch.failed);
     const pvAvailableSeconds = (nowMs() - pvStart) / 1000;
     pvWatchAbort.abort();
     // Every volume is Available, but the server may still be working off that phase (the controller's
@@ -185,45 +201,63 @@ export async function benchBinding(server: ServerProcess, options: BindingOption
 
     // Claims, and a watch that notes each one becoming Bound.
     const createdAt = new Map<string, number>();
+    let warmingUp = w > 0;
     const boundAt = new Map<string, number>();
     const pvcWatch = await watchFromNow(
       watchClient,
       pvcCollection,
       (e) => {
         const claim = e.object.metadata.name;
-        if (e.object.status?.phase === 'Bound' && claim !== undefined && !boundAt.has(claim)) boundAt.set(claim, nowMs());
+        if (e.object.status?.phase !== 'Bound' || claim === undefined || boundAt.has(claim)) return;
+        // A warm-up claim's late event after the warm-up must not count as a measured claim.
+        if (!warmingUp && claim.startsWith('warmup-')) return;
+        boundAt.set(claim, nowMs());
       },
       abort.signal,
     );
     streams.push(pvcWatch.done);
-    const stopMonitor = monitorLoad(server.pid);
-    const pvcStart = nowMs();
-    const createClaim = async (i: number): Promise<void> => {
-      const claim = `pvc-${name(i)}`;
-      try {
-        await client.create(pvcCollection, persistentVolumeClaim(claim, className));
-      } catch (err) {
-        throw new BenchRequestError('creating', `claim ${i}`, err);
-      }
-      createdAt.set(claim, nowMs());
-    };
-    let createLagMs = 0;
-    const rate = options.claimRate;
-    if (rate === undefined) {
-      await Promise.race([forEachConcurrent(m, concurrency, createClaim), pvcWatch.failed]);
-    } else {
+    const claimCreator =
+      (prefix: string) =>
+      async (i: number): Promise<void> => {
+        const claim = `${prefix}-${name(i)}`;
+        try {
+          await client.create(pvcCollection, persistentVolumeClaim(claim, className));
+        } catch (err) {
+          throw new BenchRequestError('creating', `claim ${claim}`, err);
+        }
+        createdAt.set(claim, nowMs());
+      };
+    /** Creates `count` claims at `perSecond` (open loop); resolves with the generator's largest lag. */
+    const createAtRate = async (count: number, perSecond: number, create: (i: number) => Promise<void>): Promise<number> => {
       // openLoop wants every operation to settle; the first failure is kept and rethrown after.
       let failure: unknown;
       const report = await Promise.race([
-        openLoop({ rate, durationMs: (m / rate) * 1000 }, (i) =>
-          createClaim(i).catch((err: unknown) => {
+        openLoop({ rate: perSecond, durationMs: (count / perSecond) * 1000 }, (i) =>
+          create(i).catch((err: unknown) => {
             failure ??= err;
           }),
         ),
         pvcWatch.failed,
       ]);
       if (failure !== undefined) throw failure;
-      createLagMs = report.maxStartLagMs;
+      return report.maxStartLagMs;
+    };
+    let warmup: Summary | undefined;
+    if (rate !== undefined && w > 0) {
+      await createAtRate(w, rate, claimCreator('warmup'));
+      await waitForProgress('warm-up claims becoming Bound', () => boundAt.size, w, stallMs, deadline, pvcWatch.failed);
+      warmingUp = false;
+      warmup = summarize(takeLatencies(createdAt, boundAt));
+    }
+
+    const stopMonitor = monitorLoad(server.pid);
+    const pvcStart = nowMs();
+    const createClaim = claimCreator('pvc');
+    let createLagMs = 0;
+    if (rate === undefined) {
+      await Promise.race([forEachConcurrent(m, concurrency, createClaim), pvcWatch.failed]);
+    } else {
+      createLagMs = await createAtRate(m, rate, createClaim);
     }
     const pvcCreateRate = m / ((nowMs() - pvcStart) / 1000);
     await waitForProgress('claims becoming Bound', () => boundAt.size, m, stallMs, deadline, pvcWatch.failed);
@@ -233,8 +267,7 @@ export async function benchBinding(server: ServerProcess, options: BindingOption
     const load = stopMonitor();
     const rss = readRss(server.pid);
 
-    // A Bound seen before the create's answer arrived (possible, not likely) counts as 0 ms.
-    const latencies = [...createdAt].map(([claim, created]) => Math.max(0, (boundAt.get(claim) ?? Number.NaN) - created));
+    const latencies = takeLatencies(createdAt, boundAt);
     const bindSeconds = (lastBound - pvcStart) / 1000;
     return {
       count: n,
@@ -248,6 +281,7 @@ export async function benchBinding(server: ServerProcess, options: BindingOption
       bindSeconds,
       bindsPerSecond: m / bindSeconds,
       latency: summarize(latencies),
+      warmup,
       load,
       rss,
       totalSeconds: (nowMs() - t0) / 1000,
@@ -264,6 +298,18 @@ export async function benchBinding(server: ServerProcess, options: BindingOption
     client.close();
     watchClient.close();
   }
+}
+
+/**
+ * Create→Bound of every claim in `createdAt`, in ms; both maps are then cleared, so
+ * the warm-up's claims are not counted again.
+ */
+function takeLatencies(createdAt: Map<string, number>, boundAt: Map<string, number>): number[] {
+  // A Bound seen before the create's answer arrived (possible, not likely) counts as 0 ms.
+  const latencies = [...createdAt].map(([claim, created]) => Math.max(0, (boundAt.get(claim) ?? Number.NaN) - created));
+  createdAt.clear();
+  boundAt.clear();
+  return latencies;
 }
 
 /** benchBinding in a server of its own, started for this N and stopped after. */
@@ -329,6 +375,7 @@ if (import.meta.main) {
         `claims created at ${Math.round(r.pvcCreateRate)}/s${r.claimRate === undefined ? '' : ` (open loop at ${r.claimRate}/s, generator lag up to ${r.createLagMs.toFixed(0)} ms)`}; ` +
         `${Math.round(r.bindsPerSecond)} binds/s (${r.bindSeconds.toFixed(1)} s); ` +
         `create→Bound p50 ${r.latency.p50.toFixed(0)} ms, p99 ${r.latency.p99.toFixed(0)} ms; ` +
+        (r.warmup === undefined ? '' : `(after ${r.warmup.count} warm-up claims: p50 ${r.warmup.p50.toFixed(0)} ms, p99 ${r.warmup.p99.toFixed(0)} ms); `) +
         `server RSS ${r.rss.rssMB.toFixed(0)} MB, server CPU ${(r.load.serverCores * 100).toFixed(0)} % ` +
         `(${((r.load.serverCores * r.bindSeconds * 1000) / r.claims).toFixed(2)} ms of CPU per bind), waiting for a CPU ${(r.load.serverRunQueueShare * 100).toFixed(0)} % of the time; total ${r.totalSeconds.toFixed(0)} s`,
     );

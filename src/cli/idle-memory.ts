@@ -16,6 +16,14 @@
 // compacting, and shrinking the young generation to its initial size. It
 // blocks the thread for tens of milliseconds (about 50 ms at start-up),
 // which is why it waits for an idle moment, and runs once per burst of work.
+//
+// The pause grows with the live heap — about 1.5 ms per MB: 55 ms at 32 MB,
+// 0.6 s at 400 MB, 1.7 s at 1.2 GB — while what it gives back (the young
+// generation's growth) does not. A server holding 100,000 volumes went
+// quiet, trimmed, and the next claims waited 0.6 s behind the collection.
+// So there is no trim while more than `maxHeapUsedBytes` (64 MiB) is in use:
+// past that the young generation is a small part of the process, and the
+// pause is what a user would notice.
 
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -29,18 +37,30 @@ export interface IdleMemoryTrimmerOptions {
   idleUtilization?: number;
   /** Heap growth since the last trim that makes another one worth it (default 8 MiB). */
   regrowthBytes?: number;
+  /** No trim while V8's used heap is larger than this: the pause grows with it (default 64 MiB). */
+  maxHeapUsedBytes?: number;
   logger?: Logger;
   /** Tests: the collection to run (default V8's last-resort collection). */
   collect?: () => void;
-  /** Tests: V8's committed heap size in bytes. */
-  heapCommitted?: () => number;
+  /** Tests: V8's committed and used heap sizes in bytes. */
+  heap?: () => { committed: number; used: number };
   /** Tests: event-loop utilisation since the previous call, 0..1. */
   utilization?: () => number;
 }
 
-/** Whether to trim now: idle for two intervals, and grown since the last trim (always, before the first). */
-export function shouldTrim(state: { idleIntervals: number; committed: number; afterLastTrim: number | undefined; regrowthBytes: number }): boolean {
-  if (state.idleIntervals < 2) return false;
+/**
+ * Whether to trim now: idle for two intervals, a heap small enough for a short pause,
+ * and grown since the last trim (always, before the first).
+ */
+export function shouldTrim(state: {
+  idleIntervals: number;
+  committed: number;
+  used: number;
+  afterLastTrim: number | undefined;
+  regrowthBytes: number;
+  maxHeapUsedBytes: number;
+}): boolean {
+  if (state.idleIntervals < 2 || state.used > state.maxHeapUsedBytes) return false;
   return state.afterLastTrim === undefined || state.committed - state.afterLastTrim >= state.regrowthBytes;
 }
 
@@ -48,8 +68,14 @@ export function shouldTrim(state: { idleIntervals: number; committed: number; af
 export function startIdleMemoryTrimmer(options: IdleMemoryTrimmerOptions = {}): Disposable {
   const idleUtilization = options.idleUtilization ?? 0.05;
   const regrowthBytes = options.regrowthBytes ?? 8 * 1024 * 1024;
+  const maxHeapUsedBytes = options.maxHeapUsedBytes ?? 64 * 1024 * 1024;
   const collect = options.collect ?? lastResortCollection();
-  const heapCommitted = options.heapCommitted ?? (() => getHeapStatistics().total_heap_size);
+  const heap =
+    options.heap ??
+    (() => {
+      const stats = getHeapStatistics();
+      return { committed: stats.total_heap_size, used: stats.used_heap_size };
+    });
   const utilization = options.utilization ?? eventLoopUtilizationSinceLastCall();
   let afterLastTrim: number | undefined;
   let failed = false;
@@ -60,8 +86,8 @@ export function startIdleMemoryTrimmer(options: IdleMemoryTrimmerOptions = {}): 
     // Two idle intervals in a row: the tail of a burst (the last responses,
     // a controller's resync) would only grow the young generation again.
     idleFor = utilization() < idleUtilization ? idleFor + 1 : 0;
-    const committed = heapCommitted();
-    if (!shouldTrim({ idleIntervals: idleFor, committed, afterLastTrim, regrowthBytes })) return;
+    const { committed, used } = heap();
+    if (!shouldTrim({ idleIntervals: idleFor, committed, used, afterLastTrim, regrowthBytes, maxHeapUsedBytes })) return;
     const started = performance.now();
     try {
       collect();
@@ -71,8 +97,8 @@ export function startIdleMemoryTrimmer(options: IdleMemoryTrimmerOptions = {}): 
       options.logger?.warn({ err: toError(err).message }, 'idle memory trim failed; not trying again');
       return;
     }
-    afterLastTrim = heapCommitted();
-    options.logger?.debug({ ms: Math.round(performance.now() - started), heapBefore: committed, heapAfter: afterLastTrim }, 'idle: heap trimmed');
+    afterLastTrim = heap().committed;
+    options.logger?.debug({ ms: Math.round(performance.now() - started), heapBefore: committed, usedBefore: used, heapAfter: afterLastTrim }, 'idle: heap trimmed');
   }, options.checkIntervalMs ?? 500);
   timer.unref();
   return { dispose: () => clearInterval(timer) };

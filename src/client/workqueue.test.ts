@@ -225,4 +225,33 @@ describe('runWorkers', () => {
     assert.equal(maxActive, 1);
     assert.ok(runs >= 2 && runs < 20, `re-adds during processing collapse (${runs} runs)`);
   });
+
+  // A resync queues every object, and syncing one that is already as it should be needs no I/O:
+  // without a turn now and then the queue drains in one go while sockets and timers wait.
+  const yieldRows: { name: string; workers: number }[] = [
+    { name: 'one worker', workers: 1 },
+    { name: 'sixteen workers', workers: 16 },
+  ];
+  for (const row of yieldRows) {
+    test(`13 ${row.name} draining 200,000 keys that need no I/O let a timer run before the queue is empty`, async () => {
+      const q = new WorkQueue<number>({ bucket: false });
+      const ac = new AbortController();
+      const total = 200_000;
+      let synced = 0;
+      const done = runWorkers(
+        q,
+        row.workers,
+        async () => {
+          synced++;
+        },
+        { signal: ac.signal, logger: silentLogger() },
+      );
+      for (let i = 0; i < total; i++) q.add(i);
+      const syncedWhenTimerRan = await new Promise<number>((resolve) => setTimeout(() => resolve(synced), 0));
+      await waitFor('queue drained', () => synced === total);
+      ac.abort();
+      await done;
+      assert.ok(syncedWhenTimerRan < total, `the timer ran only after all ${total} syncs`);
+    });
+  }
 });

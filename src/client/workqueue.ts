@@ -8,8 +8,14 @@
 // client-go's DefaultControllerRateLimiter).
 //
 // runWorkers() is the worker loop: get → sync → forget on success, requeue
-// with backoff on failure → done.
+// with backoff on failure → done. A sync that needs no I/O (most syncs of an
+// object already in its desired state) finishes within microtasks, so a full
+// queue would be drained without the event loop ever getting a turn: 100,000
+// volumes queued by a resync blocked every socket and timer of the process
+// for ~0.6 s. The workers therefore give the event loop a turn whenever they
+// have run for YIELD_AFTER_MS without one.
 
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from '../base/index.ts';
 import { toError } from '../base/index.ts';
 import { StatusError } from '../apimachinery/index.ts';
@@ -275,6 +281,9 @@ export interface RunWorkersOptions<K> {
   onError?: (key: K, err: Error) => void;
 }
 
+/** How long runWorkers' workers may keep the event loop before they let timers and I/O run. */
+const YIELD_AFTER_MS = 4;
+
 /**
  * Runs `count` workers over `queue` until `signal` aborts: each takes a key,
  * syncs it, forgets its failures on success, requeues it with backoff on
@@ -292,8 +301,14 @@ export async function runWorkers<K>(
   if (signal.aborted) queue.shutDown();
   else signal.addEventListener('abort', onAbort, { once: true });
 
+  // When the workers last let the event loop run; shared by them, since they run on one loop.
+  let lastTurn = performance.now();
   const worker = async (): Promise<void> => {
     for (;;) {
+      if (performance.now() - lastTurn >= YIELD_AFTER_MS) {
+        await nextTurn();
+        lastTurn = performance.now();
+      }
       const key = await queue.get();
       if (key === undefined) return;
       if (signal.aborted) {

@@ -277,6 +277,34 @@ describe('VolumeIndex at scale', () => {
     });
   }
 
+  // A resync puts every volume again as the informer has it. Unchanged
+  // volumes keep their entries; a changed one is seen as it is now.
+  const reputRows: { name: string; change: (i: number) => PersistentVolume | undefined; want: string }[] = [
+    { name: 'every volume unchanged', change: () => undefined, want: 'v000000' },
+    { name: 'the smallest relabelled so a selector no longer fits it', change: (i) => (i === 0 ? pv('v000000', '1Gi', { labels: { rack: 'other' } }) : undefined), want: 'v000001' },
+    { name: 'the smallest grown above the rest', change: (i) => (i === 0 ? pv('v000000', '2Gi', { labels: { rack: 'a' } }) : undefined), want: 'v000001' },
+    { name: 'the smallest bound meanwhile', change: (i) => (i === 0 ? pv('v000000', '1Gi', { phase: 'Bound', claimRef: { name: 'x', uid: 'u' } }) : undefined), want: 'v000001' },
+  ];
+  for (const row of reputRows) {
+    it(`P a resync putting 20,000 volumes again, ${row.name}: the next lookup does no re-sorting and sees the volumes as they are now`, () => {
+      const index = new VolumeIndex();
+      const count = 20_000;
+      const name = (i: number): string => `v${String(i).padStart(6, '0')}`;
+      const original = (i: number): PersistentVolume => pv(name(i), '1Gi', { labels: { rack: 'a' } });
+      for (let i = 0; i < count; i++) index.put(original(i));
+      const claim = pvc('c', '1Gi', { selector: { rack: 'a' } });
+      assert.equal(index.findBestMatchForClaim(claim)?.metadata.name, name(0));
+      index.resetComparisons();
+      for (let i = 0; i < count; i++) index.put(row.change(i) ?? original(i));
+      const got = index.findBestMatchForClaim(claim)?.metadata.name;
+      assert.equal(got, row.want);
+      assert.equal(got, findMatchingVolume(claim, index.list())?.metadata.name);
+      // Re-inserting every entry would cost a sort of 20,000 (about 280,000 comparisons).
+      assert.ok(index.orderingComparisons <= 32, `keeping the group in order took ${index.orderingComparisons} comparisons`);
+      assert.ok(index.comparisons <= 2 * (Math.ceil(Math.log2(count)) + 1) + 64, `the lookup took ${index.comparisons} comparisons`);
+    });
+  }
+
   it('a large group under random puts, binds and removals matches as the full scan does', () => {
     const index = new VolumeIndex();
     let seed = 12345;

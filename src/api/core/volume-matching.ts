@@ -278,6 +278,11 @@ const SPLICE_GROUP_SIZE = 1024;
 /** A lookup that walks over this many dead entries in a row compacts the group. */
 const DEAD_RUN_COMPACTION = 64;
 
+/** The group an available volume is indexed in: class, volumeMode and access modes. */
+function volumeGroupKey(pv: PersistentVolume): string {
+  return `${volumeClass(pv)}\u0000${volumeModeOf(pv.spec.volumeMode)}\u0000${accessModesKey(pv.spec.accessModes)}`;
+}
+
 function compareEntries(a: Entry, b: Entry): number {
   if (a.size !== b.size) return a.size < b.size ? -1 : 1;
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
@@ -354,8 +359,24 @@ export class VolumeIndex {
     this.orderingComparisons = 0;
   }
 
+  /**
+   * Stores `pv` in place of the volume of that name. A volume whose place in
+   * the index stays the same (available before and after, same group, same
+   * capacity) keeps its entry: a resync puts every volume again, unchanged,
+   * and re-inserting 100,000 entries would leave them all to be sorted back
+   * in by the next lookup.
+   */
   put(pv: PersistentVolume): void {
     const name = pv.metadata.name ?? '';
+    const available = isAvailableForMatching(pv);
+    const groupKey = available ? volumeGroupKey(pv) : undefined;
+    const size = available ? volumeCapacity(pv) : undefined;
+    const placed = this.#groupOf.get(name);
+    if (placed !== undefined && groupKey !== undefined && placed.group === this.#groups.get(groupKey) && placed.entry.size === size) {
+      // Available before and after (an indexed volume has no claimRef, and neither has pv).
+      this.#byName.set(name, pv);
+      return;
+    }
     this.remove(name);
     this.#byName.set(name, pv);
     const ref = pv.spec.claimRef;
@@ -365,17 +386,14 @@ export class VolumeIndex {
       if (names === undefined) this.#byClaimRef.set(key, (names = new Set()));
       names.add(name);
     }
-    if (!isAvailableForMatching(pv)) return;
-    const klass = volumeClass(pv);
-    const mode = volumeModeOf(pv.spec.volumeMode);
-    const modesKey = accessModesKey(pv.spec.accessModes);
-    const groupKey = `${klass}\u0000${mode}\u0000${modesKey}`;
+    if (groupKey === undefined || size === undefined) return;
     let group = this.#groups.get(groupKey);
     if (group === undefined) {
-      group = { klass, mode, modes: new Set(modesKey === '' ? [] : modesKey.split(',')), entries: [], pending: [], dead: 0 };
+      const modesKey = accessModesKey(pv.spec.accessModes);
+      group = { klass: volumeClass(pv), mode: volumeModeOf(pv.spec.volumeMode), modes: new Set(modesKey === '' ? [] : modesKey.split(',')), entries: [], pending: [], dead: 0 };
       this.#groups.set(groupKey, group);
     }
-    const entry: Entry = { size: volumeCapacity(pv), name, pendingAt: -1 };
+    const entry: Entry = { size, name, pendingAt: -1 };
     const entries = group.entries;
     const last = entries[entries.length - 1];
     if (group.pending.length === 0 && (last === undefined || this.#compare(last, entry) <= 0)) {

@@ -18,7 +18,8 @@
 // - The controller keeps its own caches (a VolumeIndex and a claim map)
 //   besides the informers', because it writes objects and must act on what it
 //   wrote before the watch echoes it back. An older resourceVersion never
-//   overwrites a newer one (storeObjectUpdate).
+//   overwrites a newer one (storeObjectUpdate), and the same one is not
+//   stored again.
 // - Long operations (provision, delete, recycle) run beside the workers, one
 //   per name at a time (upstream's goroutinemap); a failed one requeues its
 //   object with backoff.
@@ -89,10 +90,14 @@ const DEFAULT_CLAIM_WORKERS = 16;
 /** Volume syncs rarely write (phase changes, reclaim starts); a few keep up with PV creation. */
 const DEFAULT_VOLUME_WORKERS = 4;
 
-/** Numeric resourceVersions compare as numbers; anything else is "not older". */
-function isOlder(rv: string | undefined, than: string | undefined): boolean {
-  if (rv === undefined || than === undefined || !/^\d+$/.test(rv) || !/^\d+$/.test(than)) return false;
-  return rv.length !== than.length ? rv.length < than.length : rv < than;
+/**
+ * Whether the cache should keep `cached` over `incoming`: it holds the same
+ * resourceVersion or a newer one. Numeric resourceVersions compare as
+ * numbers; anything else never keeps the cached object.
+ */
+function keepCached(incoming: string | undefined, cached: string | undefined): boolean {
+  if (incoming === undefined || cached === undefined || !/^\d+$/.test(incoming) || !/^\d+$/.test(cached)) return false;
+  return incoming.length !== cached.length ? incoming.length < cached.length : incoming <= cached;
 }
 
 export abstract class PersistentVolumeControllerBase {
@@ -319,11 +324,14 @@ export abstract class PersistentVolumeControllerBase {
   // -------------------------------------------------------------------------
   // Caches
 
-  /** Stores `pv` unless the cache already holds a newer version. Returns the cached object. */
+  /**
+   * Stores `pv` unless the cache already holds this version or a newer one
+   * (a resync hands every volume over again, unchanged). Returns the cached object.
+   */
   protected storeVolume(pv: PersistentVolume): PersistentVolume {
     const name = pv.metadata.name ?? '';
     const cached = this.volumes.get(name);
-    if (cached !== undefined && isOlder(pv.metadata.resourceVersion, cached.metadata.resourceVersion)) return cached;
+    if (cached !== undefined && keepCached(pv.metadata.resourceVersion, cached.metadata.resourceVersion)) return cached;
     this.volumes.put(pv);
     return pv;
   }
@@ -331,7 +339,7 @@ export abstract class PersistentVolumeControllerBase {
   protected storeClaim(pvc: PersistentVolumeClaim): PersistentVolumeClaim {
     const key = objectKey(pvc);
     const cached = this.claims.get(key);
-    if (cached !== undefined && isOlder(pvc.metadata.resourceVersion, cached.metadata.resourceVersion)) return cached;
+    if (cached !== undefined && keepCached(pvc.metadata.resourceVersion, cached.metadata.resourceVersion)) return cached;
     this.claims.set(key, pvc);
     return pvc;
   }
