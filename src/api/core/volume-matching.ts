@@ -267,15 +267,17 @@ interface Group {
   /**
    * Entries of `entries` marked dead instead of spliced out: in a large group
    * a splice moves every later entry, so removals only mark, and the dead are
-   * dropped together — when they are half the group, or when a lookup walks
-   * over a run of them (volumes bound in the order lookups find them).
+   * dropped together: all of them when they are half the group, and those a
+   * lookup walked over once it has passed DEAD_RUN_COMPACTION of them
+   * (volumes are bound in about the order lookups find them, so the dead
+   * gather where lookups start, between the few still reserved).
    */
   dead: number;
 }
 
 /** Below this size an out-of-order insert is spliced in at once, and a removal spliced out. */
 const SPLICE_GROUP_SIZE = 1024;
-/** A lookup that walks over this many dead entries in a row compacts the group. */
+/** A lookup that has walked over this many dead entries drops them from the group. */
 const DEAD_RUN_COMPACTION = 64;
 
 /** The group an available volume is indexed in: class, volumeMode and access modes. */
@@ -443,6 +445,26 @@ export class VolumeIndex {
     if (group.entries[at] === entry) group.entries.splice(at, 1);
   }
 
+  /**
+   * Drops the dead entries of `group.entries[from, to)`, keeping the live
+   * ones in order, with one splice: a native move of the tail instead of a
+   * pass over the whole group. Returns where `to` is now.
+   */
+  #dropDead(group: Group, from: number, to: number): number {
+    const entries = group.entries;
+    let kept = from;
+    for (let i = from; i < to; i++) {
+      const entry = entries[i]!;
+      if (entry.dead !== true) entries[kept++] = entry;
+    }
+    const dropped = to - kept;
+    if (dropped > 0) {
+      entries.splice(kept, dropped);
+      group.dead -= dropped;
+    }
+    return kept;
+  }
+
   /** Drops a group's dead entries. */
   #compact(group: Group): void {
     if (group.dead === 0) return;
@@ -476,22 +498,22 @@ export class VolumeIndex {
       .sort((a, b) => a.modes.size - b.modes.size || accessModesKey([...a.modes]).localeCompare(accessModesKey([...b.modes])));
     for (const group of groups) {
       this.#mergePending(group);
-      let entries = group.entries;
+      const entries = group.entries;
       let i = this.#firstFitting(entries, request);
-      let deadRun = 0;
+      // Where the walk over dead entries began, and how many it has passed.
+      let walkedFrom = i;
+      let deadWalked = 0;
       for (; i < entries.length; i++) {
         const entry = entries[i]!;
         this.comparisons++;
         if (entry.dead === true) {
-          if (++deadRun >= DEAD_RUN_COMPACTION) {
-            this.#compact(group);
-            entries = group.entries;
-            i = this.#firstFitting(entries, request) - 1;
-            deadRun = 0;
+          if (++deadWalked >= DEAD_RUN_COMPACTION) {
+            i = this.#dropDead(group, walkedFrom, i + 1) - 1;
+            walkedFrom = i + 1;
+            deadWalked = 0;
           }
           continue;
         }
-        deadRun = 0;
         const name = entry.name;
         if (this.#reservedForOther(name, claimKey)) continue;
         const pv = this.#byName.get(name);
