@@ -96,8 +96,11 @@ export interface BindingResult {
   bindsPerSecond: number;
   /** Claim create returned → claim seen Bound, ms. */
   latency: Summary;
+  /** Every claim's create→Bound, ms, in no particular order (to pool runs). */
+  latencies: number[];
   /** The same for the warm-up claims (latency variant), else undefined. */
   warmup: Summary | undefined;
+  warmupLatencies: number[];
   /** CPU of both processes from the first claim create to the last Bound. */
   load: LoadReport;
   /** Server memory when the last claim was Bound. */
@@ -243,11 +246,13 @@ export async function benchBinding(server: ServerProcess, options: BindingOption
       return report.maxStartLagMs;
     };
     let warmup: Summary | undefined;
+    let warmupLatencies: number[] = [];
     if (rate !== undefined && w > 0) {
       await createAtRate(w, rate, claimCreator('warmup'));
       await waitForProgress('warm-up claims becoming Bound', () => boundAt.size, w, stallMs, deadline, pvcWatch.failed);
       warmingUp = false;
-      warmup = summarize(takeLatencies(createdAt, boundAt));
+      warmupLatencies = takeLatencies(createdAt, boundAt);
+      warmup = summarize(warmupLatencies);
     }
 
     const stopMonitor = monitorLoad(server.pid);
@@ -281,7 +286,9 @@ export async function benchBinding(server: ServerProcess, options: BindingOption
       bindSeconds,
       bindsPerSecond: m / bindSeconds,
       latency: summarize(latencies),
+      latencies,
       warmup,
+      warmupLatencies,
       load,
       rss,
       totalSeconds: (nowMs() - t0) / 1000,
@@ -310,6 +317,31 @@ function takeLatencies(createdAt: Map<string, number>, boundAt: Map<string, numb
   createdAt.clear();
   boundAt.clear();
   return latencies;
+}
+
+/**
+ * Runs pooled into one result: latency (and warm-up) percentiles over every
+ * claim of every run, binds/s their mean, the largest RSS, the others' sums
+ * or worst cases as in one run.
+ */
+export function poolBindingRuns(runs: readonly BindingResult[]): BindingResult {
+  const first = runs[0];
+  if (first === undefined) throw new RangeError('no runs to pool');
+  const latencies = runs.flatMap((r) => r.latencies);
+  const warmupLatencies = runs.flatMap((r) => r.warmupLatencies);
+  const mean = (f: (r: BindingResult) => number): number => runs.reduce((sum, r) => sum + f(r), 0) / runs.length;
+  return {
+    ...first,
+    claims: runs.reduce((sum, r) => sum + r.claims, 0),
+    createLagMs: Math.max(...runs.map((r) => r.createLagMs)),
+    bindsPerSecond: mean((r) => r.bindsPerSecond),
+    latency: summarize(latencies),
+    latencies,
+    warmup: warmupLatencies.length === 0 ? undefined : summarize(warmupLatencies),
+    warmupLatencies,
+    rss: runs.reduce((m, r) => (r.rss.rssMB > m.rss.rssMB ? r : m), first).rss,
+    totalSeconds: runs.reduce((sum, r) => sum + r.totalSeconds, 0),
+  };
 }
 
 /** benchBinding in a server of its own, started for this N and stopped after. */

@@ -25,7 +25,11 @@
 //   object with backoff.
 // - Every resyncMs all claims and volumes are queued again, which is how
 //   upstream retries what no event will trigger (a volume appearing that a
-//   Pending claim could use, an external provisioner that never came).
+//   Pending claim could use, an external provisioner that never came). The
+//   keys go in slices of RESYNC_SLICE spread over half the period rather
+//   than all at once: each sync runs on the one event loop, and 100,000
+//   volumes queued together kept the workers busy for a second or two,
+//   delaying every bind that came meanwhile by tens of milliseconds.
 //
 // - Storage an in-tree provisioner created for a claim whose PV was never
 //   saved (the process died in between, then the claim went away) is found on
@@ -89,6 +93,8 @@ export interface PersistentVolumeControllerOptions {
 const DEFAULT_CLAIM_WORKERS = 16;
 /** Volume syncs rarely write (phase changes, reclaim starts); a few keep up with PV creation. */
 const DEFAULT_VOLUME_WORKERS = 4;
+/** Keys a resync queues at a time; the slices are spread over half the resync period. */
+const RESYNC_SLICE = 500;
 
 /**
  * Whether the cache should keep `cached` over `incoming`: it holds the same
@@ -129,6 +135,8 @@ export abstract class PersistentVolumeControllerBase {
   #signal: AbortSignal | undefined;
   #running: Promise<void> | undefined;
   #sweeping = false;
+  /** The timer of the running resync pass's next slice. */
+  #resyncSlice: NodeJS.Timeout | undefined;
 
   constructor(ctx: PersistentVolumeControllerContext, options: PersistentVolumeControllerOptions = {}) {
     this.client = ctx.client;
@@ -191,11 +199,18 @@ export abstract class PersistentVolumeControllerBase {
 
     this.#sweepOrphanedStorage(signal);
     const resync = setInterval(() => {
-      this.#resync();
+      this.#resync(signal);
       this.#sweepOrphanedStorage(signal);
     }, this.options.resyncMs);
     resync.unref();
-    signal.addEventListener('abort', () => clearInterval(resync), { once: true });
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearInterval(resync);
+        clearTimeout(this.#resyncSlice);
+      },
+      { once: true },
+    );
 
     const workerOptions = { signal, logger: this.logger };
     this.#running = Promise.all([
@@ -289,9 +304,32 @@ export abstract class PersistentVolumeControllerBase {
     }
   }
 
-  #resync(): void {
-    for (const pv of this.volumeInformer.list()) this.enqueueVolume(pv.metadata.name ?? '');
-    for (const pvc of this.claimInformer.list()) this.enqueueClaim(objectKey(pvc));
+  /**
+   * Queues every claim and volume again, RESYNC_SLICE keys at a time, the
+   * slices spread evenly over half the period. A pass still running when the
+   * next period comes is replaced by a new one from a fresh list.
+   */
+  #resync(signal: AbortSignal): void {
+    clearTimeout(this.#resyncSlice);
+    const claims = this.claimInformer.list().map((pvc) => objectKey(pvc));
+    const volumes = this.volumeInformer.list().map((pv) => pv.metadata.name ?? '');
+    const total = claims.length + volumes.length;
+    const slices = Math.ceil(total / RESYNC_SLICE);
+    const gapMs = slices <= 1 ? 0 : this.options.resyncMs / 2 / slices;
+    let next = 0;
+    const queueSlice = (): void => {
+      if (signal.aborted) return;
+      const end = Math.min(total, next + RESYNC_SLICE);
+      for (; next < end; next++) {
+        if (next < claims.length) this.enqueueClaim(claims[next]!);
+        else this.enqueueVolume(volumes[next - claims.length]!);
+      }
+      if (next < total) {
+        this.#resyncSlice = setTimeout(queueSlice, gapMs);
+        this.#resyncSlice.unref();
+      }
+    };
+    queueSlice();
   }
 
   // -------------------------------------------------------------------------
