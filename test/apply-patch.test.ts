@@ -8,11 +8,10 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findLeaks, hasKubectl, kubectlPath, startTestCluster, type KubectlResult, type TestCluster } from '../src/testing/index.ts';
+import { findLeaks, hasKubectl, startTestCluster, type KubectlResult, type TestCluster } from '../src/testing/index.ts';
 
 const kubectlAvailable = hasKubectl();
 
@@ -299,27 +298,9 @@ describe('kubectl patch, label, annotate, replace, edit and --dry-run=server', {
       assert.equal((await live('deployment/web')).metadata.resourceVersion, before.metadata.resourceVersion);
     });
 
-    async function kubectlWithEnv(args: string[], extra: Record<string, string>): Promise<KubectlResult> {
-      const path = kubectlPath();
-      assert.ok(path !== undefined);
+    function kubectlWithEnv(args: string[], extra: Record<string, string>): Promise<KubectlResult> {
       // TMPDIR: kubectl edit leaves its buffers (and the copy of a refused edit) there.
-      const env = { ...process.env, KUBECONFIG: cluster.kubeconfigPath, HOME: scratch, TMPDIR: scratch, ...extra };
-      return new Promise((resolve, reject) => {
-        const child = spawn(path, [`--cache-dir=${join(scratch, 'cache')}`, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-        child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-        const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-        child.on('error', (err) => {
-          clearTimeout(timer);
-          reject(err);
-        });
-        child.on('close', (code) => {
-          clearTimeout(timer);
-          resolve({ code: code ?? 128, stdout, stderr });
-        });
-      });
+      return cluster.kubectl([`--cache-dir=${join(scratch, 'cache')}`, ...args], { env: { HOME: scratch, TMPDIR: scratch, ...extra }, allowFail: true });
     }
   });
 

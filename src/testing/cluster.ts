@@ -27,6 +27,8 @@ export interface KubectlOptions {
   allowFail?: boolean;
   /** Kill kubectl and throw TimeoutError after this long (default 60 s). */
   timeoutMs?: number;
+  /** More environment for kubectl (KUBECTL_* switches, TMPDIR, …), over the cluster's. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** kubectl exited non-zero (and the caller did not allow it). */
@@ -140,7 +142,7 @@ export async function startTestCluster(options: TestClusterOptions = {}): Promis
     dataDir,
     kubeconfigPath: volplane.kubeconfigPath,
     kubectl(args, kubectlOptions = {}) {
-      const env: NodeJS.ProcessEnv = { ...process.env, KUBECONFIG: volplane!.kubeconfigPath, HOME: home };
+      const env: NodeJS.ProcessEnv = { ...process.env, KUBECONFIG: volplane!.kubeconfigPath, HOME: home, ...kubectlOptions.env };
       // Global flags go before the command so they never end up after a `--` (exec).
       return runKubectl(['--cache-dir', cacheDir, ...args], env, kubectlOptions);
     },
